@@ -126,18 +126,28 @@ def _gamma(p):
 
 @dataclass(frozen=True)
 class _Discrete:
-    """A discrete distribution on arbitrary values, backed by ``scipy.stats.rv_discrete``."""
+    """A discrete distribution on sorted values with their probabilities.
+
+    ``ppf`` is a binary search in the cumulative probabilities, whose last entry is set to
+    exactly 1: memory stays O(len(q)) whatever the number of values (``rv_discrete.ppf``
+    builds a ``(len(q), len(values))`` array), and a uniform just below 1 cannot fall past
+    a cumulative sum that rounding left slightly below 1 (``rv_discrete`` then returns the
+    smallest value).
+    """
 
     values: np.ndarray
     probabilities: np.ndarray
-    index: Any = field(init=False)
+    cumulative: np.ndarray = field(init=False)
 
     def __post_init__(self):
-        ks = np.arange(len(self.values))
-        object.__setattr__(self, "index", stats.rv_discrete(values=(ks, self.probabilities)))
+        cumulative = np.cumsum(self.probabilities)
+        cumulative[-1] = 1.0
+        object.__setattr__(self, "cumulative", cumulative)
 
     def ppf(self, q):
-        return self.values[self.index.ppf(q).astype(np.int64)]
+        """The smallest value whose cumulative probability reaches ``q`` (any shape)."""
+        index = np.searchsorted(self.cumulative, q, side="left")
+        return self.values[np.minimum(index, len(self.values) - 1)]
 
     def mean(self):
         return float(np.dot(self.values, self.probabilities))
