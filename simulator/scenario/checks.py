@@ -1,20 +1,42 @@
 """Checks that span several parts of a scenario (names, horizons, sums, correlations).
 
-Each check returns ``(path, message)`` pairs; the loader turns them into located problems.
+Each check returns :class:`Finding` tuples; the loader turns them into located problems.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
 from simulator.scenario.errors import did_you_mean
 from simulator.scenario.inputs import correlation_matrix, iter_values, uncertain_inputs
 from simulator.scenario.model import Perpetual, Scenario
-from simulator.scenario.values import Schedule
+from simulator.scenario.values import Mix, Schedule
 
-__all__ = ["check_scenario"]
+__all__ = ["check_scenario", "Finding"]
 
-Found = list[tuple[tuple, str]]
+
+class Finding(NamedTuple):
+    """One cross-part problem.
+
+    Attributes
+    ----------
+    path : tuple
+        Keys and list indexes from the root of the scenario.
+    message : str
+        What is wrong.
+    at_key : bool or None
+        ``True`` when the key itself is wrong (a name or a month used as a key); ``None`` lets
+        the loader choose (the key for a mapping or a list, else the value).
+    """
+
+    path: tuple
+    message: str
+    at_key: bool | None = None
+
+
+Found = list[Finding]
 
 
 def check_scenario(s: Scenario) -> Found:
@@ -29,64 +51,102 @@ def check_scenario(s: Scenario) -> Found:
 
 
 def _unknown(kind: str, name: str, known) -> str:
-    return f"no {kind} named {name!r}{did_you_mean(name, known)}; {kind}s are: {', '.join(known)}"
+    hint = did_you_mean(name, known)
+    return f"no {kind} named {name!r}{hint}; {kind}s are: {', '.join(known)}"
 
 
 def _check_names(s: Scenario) -> Found:
     found: Found = []
     if s.baseline is not None and s.baseline not in s.plans:
-        found.append((("baseline",), _unknown("plan", s.baseline, s.plans)))
+        found.append(Finding(("baseline",), _unknown("plan", s.baseline, s.plans)))
     for name, plan in s.plans.items():
-        found += [(("plans", name, "mix", offer), _unknown("offer", offer, s.offers))
-                  for offer in plan.mix.offers if offer not in s.offers]
-        if plan.migration is not None:
-            if plan.migration.to not in s.offers:
-                found.append((("plans", name, "migration", "to"), _unknown("offer", plan.migration.to, s.offers)))
-            if s.installed_base is None:
-                found.append((("plans", name, "migration"), "a migration needs an installed_base to migrate"))
+        for offer in plan.mix.offers:
+            if offer not in s.offers:
+                path = (*_mix_path(name, plan.mix, offer), offer)
+                found.append(Finding(path, _unknown("offer", offer, s.offers), at_key=True))
+        found += _check_migration(s, name)
     base = s.installed_base
-    if base is not None:
-        if base.offer not in s.offers:
-            found.append((("installed_base", "offer"), _unknown("offer", base.offer, s.offers)))
-        elif not isinstance(s.offers[base.offer], Perpetual):
-            found.append((("installed_base", "offer"), f"{base.offer!r} is a {s.offers[base.offer].type} offer; "
-                          "the installed base is on a perpetual offer"))
+    if base is not None and base.offer not in s.offers:
+        found.append(Finding(("installed_base", "offer"), _unknown("offer", base.offer, s.offers)))
+    elif base is not None and not isinstance(s.offers[base.offer], Perpetual):
+        kind = s.offers[base.offer].type
+        message = (f"{base.offer!r} is a {kind} offer; the installed base is on a perpetual offer "
+                   "(licence + maintenance)")
+        found.append(Finding(("installed_base", "offer"), message))
     return found
+
+
+def _check_migration(s: Scenario, plan: str) -> Found:
+    migration = s.plans[plan].migration
+    path = ("plans", plan, "migration")
+    found: Found = []
+    if migration is not None and migration.to not in s.offers:
+        found.append(Finding((*path, "to"), _unknown("offer", migration.to, s.offers)))
+    if migration is not None and s.installed_base is None:
+        message = "a migration moves the installed base, but the scenario has no installed_base"
+        found.append(Finding(path, message))
+    return found
+
+
+def _mix_path(plan: str, mix: Mix, offer: str) -> tuple:
+    """Where ``offer`` is first named in a plan's mix: the mix itself or a schedule month.
+
+    A one-point schedule at month 0 cannot be told from a plain mix; its problems then point
+    at the ``mix`` key, the nearest part of the path present in the file.
+    """
+    if mix.months == (0,):
+        return ("plans", plan, "mix")
+    points = zip(mix.months, mix.shares, strict=True)
+    month = next(m for m, shares in points if offer in shares)
+    return ("plans", plan, "mix", "schedule", month)
 
 
 def _check_shares(s: Scenario) -> Found:
     found: Found = []
     total = sum(seg.share for seg in s.segments.values())
     if abs(total - 1) > 1e-6:
-        found.append((("segments",), f"segment shares must sum to 100%, they sum to {total:.6g}"))
+        message = f"segment shares must sum to 100%, they sum to {_percent(total)}"
+        found.append(Finding(("segments",), message))
     channels = s.costs.channels
-    channel_total = sum(route.share.mean for route in (channels.reseller, channels.referral, channels.marketplace))
+    routes = (channels.reseller, channels.referral, channels.marketplace)
+    channel_total = sum(route.share.mean for route in routes)
     if channel_total > 1 + 1e-9:
-        found.append((("costs", "channels"), f"channel shares must sum to at most 100%, they sum to {channel_total:.6g}"))
+        message = f"channel shares must sum to at most 100%, they sum to {_percent(channel_total)}"
+        found.append(Finding(("costs", "channels"), message))
     return found
+
+
+def _percent(share: float) -> str:
+    return f"{100 * share:.4g}%"
 
 
 def _check_months(s: Scenario) -> Found:
     horizon = s.simulation.horizon_months
     found: Found = []
 
-    def check(path: tuple, months) -> None:
-        late = [m for m in months if m >= horizon]
-        if late:
-            found.append((path, f"month {late[0]} is beyond the horizon (months 0 to {horizon - 1})"))
+    def check(path: tuple, months, *, at_key: bool | None = None) -> None:
+        for month in months:
+            if not 0 <= month < horizon:
+                where = (*path, month) if at_key else path
+                found.append(Finding(where, _outside(month, horizon), at_key))
 
     for path, value in _schedules(s):
-        if isinstance(value, Schedule) or len(getattr(value, "months", ())) > 1:
-            check((*path, "schedule", max(value.months)), value.months)
-    for month in s.costs.investments:
-        check(("costs", "investments", month), [month])
+        if isinstance(value, Schedule) or (isinstance(value, Mix) and value.months != (0,)):
+            check((*path, "schedule"), value.months, at_key=True)
+    check(("costs", "investments"), s.costs.investments, at_key=True)
     for name, plan in s.plans.items():
         if plan.migration is not None:
             check(("plans", name, "migration", "start_month"), [plan.migration.start_month])
     return found
 
 
+def _outside(month: int, horizon: int) -> str:
+    where = "before month 0" if month < 0 else "beyond the horizon"
+    return f"month {month} is {where}; the simulation runs months 0 to {horizon - 1}"
+
+
 def _schedules(s: Scenario):
+    """Every value that may be a schedule over months, with its path."""
     for name, source in s.funnel.sources.items():
         yield ("funnel", "sources", name, "leads_per_month"), source.leads_per_month
     for key in ("fixed_sales_marketing_per_month", "fixed_opex_per_month"):
@@ -98,36 +158,58 @@ def _schedules(s: Scenario):
 
 def _check_finance(s: Scenario) -> Found:
     terminal = s.finance.terminal_value
-    if terminal is not None and terminal.method == "perpetuity":
-        if terminal.growth.mean >= s.finance.discount_rate.mean:
-            return [(("finance", "terminal_value", "growth"),
-                     "perpetuity growth must be below the discount rate")]
-    return []
+    if terminal is None or terminal.method != "perpetuity":
+        return []
+    growth, rate = terminal.growth.mean, s.finance.discount_rate.mean
+    if growth < rate:
+        return []
+    message = (f"perpetuity growth ({_percent(growth)} a year on average) must be below the "
+               f"discount rate ({_percent(rate)})")
+    return [Finding(("finance", "terminal_value", "growth"), message)]
 
 
 def _check_correlations(s: Scenario) -> Found:
     inputs = uncertain_inputs(s)
+    values = {".".join(map(str, p)): v for p, v in iter_values(s)}
     found: Found = []
-    pairs, seen = [], set()
+    pairs, first = [], {}
     for i, corr in enumerate(s.correlations):
+        path = ("correlations", i, "between")
         for j, name in enumerate(corr.between):
             if name not in inputs:
-                fixed = name in {".".join(map(str, p)) for p, _ in iter_values(s)}
-                reason = ("is a fixed value; only uncertain inputs can be correlated" if fixed
-                          else f"is not an uncertain input{did_you_mean(name, inputs)}")
-                found.append((("correlations", i, "between", j), f"{name!r} {reason}"))
+                found.append(Finding((*path, j), _not_input(name, values, inputs)))
         a, b = corr.between
+        pair = frozenset(corr.between)
         if a == b:
-            found.append((("correlations", i, "between"), "an input cannot be correlated with itself"))
-        elif frozenset(corr.between) in seen:
-            found.append((("correlations", i, "between"), f"{a} and {b} are correlated twice"))
+            found.append(Finding(path, "an input cannot be correlated with itself"))
+        elif pair in first:
+            message = f"{a} and {b} are already correlated in correlations.{first[pair]}"
+            found.append(Finding(path, message))
         elif a in inputs and b in inputs:
             pairs.append((a, b, corr.rank))
-        seen.add(frozenset(corr.between))
+        first.setdefault(pair, i)
     if pairs and not found:
-        names = sorted({n for a, b, _ in pairs for n in (a, b)})
-        smallest = float(np.linalg.eigvalsh(correlation_matrix(names, pairs)).min())
-        if smallest < -1e-10:
-            found.append((("correlations",), "the correlations are inconsistent: their matrix is not positive "
-                          f"semi-definite (smallest eigenvalue {smallest:.3g}); weaken some of them"))
+        found += _check_consistent(pairs)
     return found
+
+
+def _check_consistent(pairs: list[tuple[str, str, float]]) -> Found:
+    """The correlation matrix of the pairs must be positive semi-definite."""
+    names = sorted({n for a, b, _ in pairs for n in (a, b)})
+    smallest = float(np.linalg.eigvalsh(correlation_matrix(names, pairs)).min())
+    if smallest >= -1e-10:
+        return []
+    message = ("the correlations are inconsistent: their matrix is not positive semi-definite "
+               f"(smallest eigenvalue {smallest:.3g}); weaken some of them")
+    return [Finding(("correlations",), message)]
+
+
+def _not_input(name: str, values: dict, inputs: dict) -> str:
+    """Why ``name`` cannot be correlated: fixed, drawn per customer, or no such input."""
+    value = values.get(name)
+    if value is not None and value.is_fixed:
+        return f"{name!r} is a fixed value; only uncertain inputs can be correlated"
+    if value is not None:
+        return (f"{name!r} is drawn customer by customer; only inputs drawn once per path "
+                "can be correlated")
+    return f"{name!r} is not an uncertain input of the scenario{did_you_mean(name, inputs)}"

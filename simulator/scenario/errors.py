@@ -38,7 +38,13 @@ class ScenarioError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to ``word`` when it is close enough to be a misspelling, else ``None``."""
+    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    close = closest(word, choices)
+    return f" (did you mean {close!r}?)" if close else ""

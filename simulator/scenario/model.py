@@ -88,9 +88,9 @@ class Volatility(Part):
 class Market(Volatility):
     """One shared monthly market factor; each exposure is the elasticity of a quantity to it."""
 
-    leads: float = field(1.0, doc="Exposure of every source's lead volume.")
-    conversion: float = field(0.0, doc="Exposure of every stage conversion.")
-    churn: float = field(0.0, doc="Exposure of every churn rate (negative: good markets lower churn).")
+    leads: float = field(1.0, unit="elasticity", doc="Exposure of every source's lead volume.")
+    conversion: float = field(0.0, unit="elasticity", doc="Exposure of every stage conversion.")
+    churn: float = field(0.0, unit="elasticity", doc="Exposure of every churn rate (negative: good markets lower churn).")
 
 
 class Source(Part):
@@ -127,20 +127,20 @@ class Segment(Part):
 
     share: PercentFloat = field(..., ge=0, le=1, unit="fraction", doc="Share of new wins (fixed; shares sum to 100%).")
     seats: PerCustomerAmount = field(_fixed(1), unit="seats", doc="Seats per customer: a distribution drawn customer by customer.")
-    price_multiplier: Amount = field(_fixed(1), doc="Multiplies every price for this segment.")
-    churn_multiplier: Amount = field(_fixed(1), doc="Multiplies churn (monthly hazard) for this segment.")
+    price_multiplier: Amount = field(_fixed(1), unit="factor", doc="Multiplies every price for this segment.")
+    churn_multiplier: Amount = field(_fixed(1), unit="factor", doc="Multiplies churn (monthly hazard) for this segment.")
 
 
 class SBG(Part):
-    alpha: Amount = field(..., doc="sBG alpha (> 0).")
-    beta: Amount = field(..., doc="sBG beta (> 0).")
+    alpha: Amount = field(..., doc="sBG shape alpha (> 0); the first period's churn averages alpha / (alpha + beta).")
+    beta: Amount = field(..., doc="sBG shape beta (> 0); the larger alpha + beta, the more alike the customers.")
 
 
 class Churn(Part):
     """Exactly one of: ``monthly``, ``annual``, ``renewal_rate`` or ``sbg``."""
 
     monthly: Rate | None = field(None, unit="per month", doc="Monthly churn; for longer contracts (1-c)^12 renews per year.")
-    annual: Rate | None = field(None, unit="per year", doc="Annual churn.")
+    annual: Rate | None = field(None, unit="per year", doc="Annual churn; a contract of R months renews with probability (1-a)^(R/12).")
     renewal_rate: Rate | None = field(None, unit="per renewal", doc="Probability of renewing at each contract end.")
     sbg: SBG | None = field(None, doc="Heterogeneous churn per renewal period: shifted-beta-geometric(alpha, beta).")
 
@@ -157,7 +157,7 @@ class Churn(Part):
 
 
 class OfferCommon(Part):
-    win_rate_factor: Amount = field(_fixed(1), doc="Scales the wins this offer receives (a cheaper entry offer can convert better).")
+    win_rate_factor: Amount = field(_fixed(1), unit="factor", doc="Scales the wins this offer receives (a cheaper entry offer can convert better).")
     services_per_customer: Amount = field(_fixed(0), unit="currency", doc="One-time services (onboarding) billed and recognised at the win.")
     services_cost_share: Rate = field(_fixed(0, Kind.RATE), unit="fraction", doc="Cost of delivering services, share of their revenue.")
     price_increase_per_year: Rate = field(_fixed(0, Kind.RATE), unit="per year", doc="List-price increase every 12 months; existing customers at their anniversary.")
@@ -212,7 +212,10 @@ class InstalledBase(Part):
     )
     churn: Churn | None = field(None, doc="Maintenance lapse of the base; default: the offer's churn.")
     anniversary_weights: list[float] | None = field(
-        None, min_length=12, max_length=12, doc="How anniversaries spread over months 0..11; uniform when absent."
+        None, min_length=12, max_length=12, doc="Relative weights of months 0..11 for the base's maintenance anniversaries; uniform when absent."
+    )
+    tenure_years: int = field(
+        5, ge=0, le=50, unit="years", doc="Years the base has already renewed maintenance (where an sBG churn model counts renewals)."
     )
 
 
@@ -221,7 +224,7 @@ class Migration(Part):
 
     to: str = field(..., doc="The offer migrated customers take.")
     rate_per_year: Rate = field(..., unit="per year", doc="Share of the remaining base that moves over a year.")
-    first_term_price_factor: Amount = field(_fixed(1), doc="Price factor of the migrated customers' first term (0.8 = 20% off).")
+    first_term_price_factor: Amount = field(_fixed(1), unit="factor", doc="Price factor of the migrated customers' first term (0.8 = 20% off).")
     start_month: int = field(0, ge=0, unit="month", doc="First month of the programme.")
     commission_rate: Rate = field(_fixed(0, Kind.RATE), unit="fraction", doc="Sales commission on a migration's first-year value.")
 
@@ -251,7 +254,7 @@ class Channels(Part):
 
 class Headcount(Part):
     fixed: TimeAmount = field(_fixed(0), unit="heads", doc="Staff independent of customers (or a schedule).")
-    customers_per_support_head: Amount | None = field(None, unit="customers/head", doc="One support head per this many customers.")
+    customers_per_support_head: Amount | None = field(None, unit="customers/head", doc="One support head per this many customers; none: no support staff.")
     cost_per_head_year: Amount = field(_fixed(0), unit="currency/year", doc="Loaded cost of one head.")
 
 
@@ -266,7 +269,7 @@ class Costs(Part):
 
 class TerminalValue(Part):
     method: Literal["arr_multiple", "perpetuity"] = field(..., doc="ARR multiple, or growing perpetuity of the last 12 months' net cash flow.")
-    multiple: Amount | None = field(None, doc="ARR multiple (arr_multiple).")
+    multiple: Amount | None = field(None, unit="x ARR", doc="ARR multiple (arr_multiple).")
     growth: Signed | None = field(None, unit="per year", doc="Perpetual growth rate (perpetuity), below the discount rate.")
 
     @model_validator(mode="after")
