@@ -49,6 +49,66 @@ def test_json_schema_is_valid_draft_2020_12():
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
 
 
+def _with_defaults(node, where=""):
+    """Every subschema of ``node`` that carries a default, with its JSON pointer."""
+    if isinstance(node, dict):
+        if "default" in node:
+            yield where, node
+        for key, child in node.items():
+            if key not in ("default", "enum", "const"):
+                yield from _with_defaults(child, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            yield from _with_defaults(child, f"{where}/{index}")
+
+
+def test_every_default_in_the_schema_is_valid_against_its_own_schema():
+    schema = json_schema()
+    found = list(_with_defaults(schema))
+    assert len(found) > 50
+    wrong = []
+    for where, node in found:
+        own = {key: value for key, value in node.items() if key != "default"}
+        own["$defs"] = schema["$defs"]  # for defaults of parts ($ref)
+        errors = list(Draft202012Validator(own).iter_errors(node["default"]))
+        wrong += [f"{where}: default {node['default']!r}: {e.message}" for e in errors]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_uncertain_defaults_are_written_as_in_a_file():
+    finance = json_schema()["$defs"]["Finance"]["properties"]
+    assert finance["discount_rate"]["default"] == 0.1
+    assert finance["starting_cash"]["default"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "mix, valid",
+    [
+        ({"saas": 1}, True),
+        ({"saas": "60%", "perp": "40%"}, True),
+        ({"schedule": {"0": {"perp": 1}, "12": {"saas": 1}}, "interpolation": "step"}, True),
+        ({"schedule": {"0": {"perp": 1}}, "interpolaton": "step"}, False),
+        ({"schedule": {"first": {"perp": 1}}}, False),
+        ({"saas": {"0": 1}}, False),
+        ({}, False),
+    ],
+)
+def test_json_schema_of_a_mix_has_both_forms(mix, valid):
+    schema = json_schema()
+    plan = {**schema["$defs"]["Plan"]["properties"]["mix"], "$defs": schema["$defs"]}
+    assert Draft202012Validator(plan).is_valid(mix) is valid
+
+
+def test_json_schema_investment_months_are_whole_numbers():
+    schema = json_schema()
+    investments = {**schema["$defs"]["Costs"]["properties"]["investments"],
+                   "$defs": schema["$defs"]}
+    validator = Draft202012Validator(investments)
+    assert validator.is_valid({"0": 1000, "12": "2e6"})
+    assert not validator.is_valid({"three": 1000})
+    assert not validator.is_valid({"1.5": 1000})
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_example_matches_json_schema(path, validator):
     # An editor sees the file as JSON: every mapping key is a string (schedule months too).

@@ -21,7 +21,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulator.scenario.uncertain import InputError, Kind, Uncertain, parse_uncertain
+from simulator.scenario.uncertain import (
+    InputError,
+    Kind,
+    Uncertain,
+    check_positive,
+    parse_uncertain,
+)
 
 N = 200_000
 SEED = 20240607
@@ -298,9 +304,54 @@ def test_percent_strings_inside_a_distribution():
             "low <= mode <= high",
         ),
         ({"p5": 1, "p50": 2, "p95": 3}, Kind.AMOUNT, "exactly two quantiles"),
+        ({"p5": 1, "p05": 2}, Kind.AMOUNT, "two different quantiles"),
         ("lots", Kind.AMOUNT, "expected a number"),
+        (None, Kind.AMOUNT, r"got nothing \(an empty value\)"),
+        (True, Kind.AMOUNT, "expected a number, got true"),
+        ({"dist": []}, Kind.AMOUNT, r"expected the name of a distribution .*, got \[\]"),
+        ({"dist": {}}, Kind.AMOUNT, r"expected the name of a distribution .*, got \{\}"),
+        ({"dist": None}, Kind.AMOUNT, "got nothing"),
+        ({"dist": "lognormal", "mean": 5, "sd": 1e308}, Kind.AMOUNT, r"too large"),
+        ({"dist": "lognormal", "mu": 1000, "sigma": 1}, Kind.AMOUNT, r"too large"),
+        ({"dist": "gamma", "mean": 1e-300, "sd": 1e300}, Kind.AMOUNT, "division by zero"),
+        ({"dist": "uniform", "low": -1e308, "high": 1e308}, Kind.SIGNED, "too wide"),
+        ("1e-300 to 1e300", Kind.AMOUNT, "no finite mean"),
+        ("-1e308 to 1e308", Kind.SIGNED, "no finite mean"),
     ],
 )
 def test_invalid_values_raise(raw, kind, message):
     with pytest.raises(InputError, match=message):
         parse_uncertain(raw, kind)
+
+
+@pytest.mark.parametrize(
+    "written, meant, kind",
+    [
+        ("1 to 3%", "1% to 3%", Kind.RATE),
+        ("-5 to 10%", "-5% to 10%", Kind.SIGNED),
+        ("2 to 4 %", "2% to 4%", Kind.AMOUNT),
+    ],
+)
+def test_percent_sign_on_the_upper_end_covers_both_ends(written, meant, kind):
+    assert parse_uncertain(written, kind).spec == parse_uncertain(meant, kind).spec
+
+
+@pytest.mark.parametrize(
+    "raw, ok",
+    [
+        (2, True),
+        (0, False),
+        ({"dist": "lognormal", "mean": 2, "sd": 1}, True),
+        ({"dist": "uniform", "low": 0, "high": 2}, True),  # 0 has probability 0
+        ({"dist": "discrete", "values": [1, 2], "probabilities": [0.5, 0.5]}, True),
+        ({"dist": "discrete", "values": [0, 2], "probabilities": [0.5, 0.5]}, False),
+        ({"dist": "empirical", "values": [3, 0, 5]}, False),
+    ],
+)
+def test_positive_values(raw, ok):
+    value = parse_uncertain(raw, Kind.AMOUNT)
+    if ok:
+        check_positive(value)
+    else:
+        with pytest.raises(InputError, match="must be > 0"):
+            check_positive(value)

@@ -162,6 +162,16 @@ CASES = [
     case("normal distribution for a rate",
          {29: "      monthly: {dist: normal, mean: 0.02, sd: 0.01}"},
          29, 7, "offers.saas.churn.monthly", "must be between 0% and 100%; truncate it"),
+    case("distribution name is a list",
+         {16: "    seats: {dist: [], mean: 5, sd: 3}"},
+         16, 13, "segments.smb.seats.dist", "expected the name of a distribution (uniform, "),
+    case("distribution name is a mapping",
+         {16: "    seats: {dist: {}}"},
+         16, 13, "segments.smb.seats.dist", "expected the name of a distribution"),
+    case("distribution parameters overflow",
+         {16: "    seats: {dist: lognormal, mean: 5, sd: 1e308}"},
+         16, 5, "segments.smb.seats",
+         "this lognormal distribution cannot be computed (a result is too large)"),
     case("empirical CSV column missing",
          {16: "    seats: {dist: empirical, csv: seats.csv, column: seat}"},
          16, 54, "segments.smb.seats.column",
@@ -187,6 +197,26 @@ CASES = [
          {11: "        contract: abc%"},
          11, 19, "funnel.sources.web.stages.contract",
          "expected a number or a percent string such as '2%', got 'abc%'"),
+    case("empty value",
+         {26: "    price_per_seat_month:"},
+         26, 26, "offers.saas.price_per_seat_month", "got nothing (an empty value)"),
+    case("horizon as a boolean",
+         {2: "  horizon_months: yes"},
+         2, 19, "simulation.horizon_months",
+         "expected a whole number, got true "
+         "(YAML reads true/false, yes/no and on/off as booleans)"),
+    case("segment share as a boolean",
+         {15: "    share: on"},
+         15, 12, "segments.smb.share", "expected a number, got true"),
+    case("seasonality factor as a boolean",
+         {12: "      cost_per_lead: 50\n      seasonality: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, no]"},
+         13, 54, "funnel.sources.web.seasonality.11", "expected a number, got false"),
+    case("rank as a boolean",
+         {54: "    rank: yes"},
+         54, 11, "correlations.0.rank", "expected a number, got true"),
+    case("investment month as a boolean",
+         {49: "  investments: {yes: 10000}"},
+         49, 17, "costs.investments.true", "invalid key: expected a whole number, got true"),
     case("horizon as text",
          {2: "  horizon_months: ten"},
          2, 19, "simulation.horizon_months", "expected a whole number, got 'ten'"),
@@ -196,7 +226,28 @@ CASES = [
          13, 1, "segments", "segment shares must sum to 100%, they sum to 90%"),
     case("mix shares do not sum to 1",
          {35: "    mix: {perp: 60%}"},
-         35, 5, "plans.stay.mix", "the shares must sum to 100%"),
+         35, 5, "plans.stay.mix", "the shares must sum to 100%, they sum to 60%"),
+    case("mix with a misspelt schedule key",
+         {37: "    mix:", 38: "      schedul:"},
+         38, 7, "plans.switch.mix.schedul", "unknown key 'schedul' (did you mean 'schedule'?)"),
+    case("mix with a misspelt interpolation key",
+         {35: "    mix: {perp: 100%, interpolaton: step}"},
+         35, 23, "plans.stay.mix.interpolaton",
+         "unknown key 'interpolaton' (did you mean 'interpolation'?)"),
+    case("mix schedule with a misspelt interpolation key",
+         {40: "        12: {saas: 100%}\n      interpolaton: step"},
+         41, 7, "plans.switch.mix.interpolaton",
+         "unknown key 'interpolaton' in a schedule (did you mean 'interpolation'?)"),
+    case("fixed channel shares above 100%",
+         {49: "  investments: {3: 10000}\n  channels:\n"
+              "    reseller: {share: 60%, rate: 20%}\n    referral: {share: 50%, rate: 10%}"},
+         50, 3, "costs.channels",
+         "channel shares must sum to at most 100%, they sum to 110% (reseller 60%, referral 50%)"),
+    case("uncertain channel shares above 100% at their 99.9% quantiles",
+         {49: "  investments: {3: 10000}\n  channels:\n"
+              "    reseller: {share: 50% to 70%, rate: 20%}\n"
+              "    referral: {share: 30%, rate: 10%}"},
+         50, 3, "costs.channels", "but their 99.9% quantiles sum to"),
     case("mix names an unknown offer",
          {35: "    mix: {perpetual: 100%}"},
          35, 11, "plans.stay.mix.perpetual",
@@ -232,15 +283,23 @@ CASES = [
     case("migration without installed base",
          {30: None, 31: None, 32: None},
          38, 5, "plans.switch.migration", "the scenario has no installed_base"),
+    case("migration to a perpetual offer",
+         {42: "      to: perp"},
+         42, 11, "plans.switch.migration.to",
+         "'perp' is a perpetual offer; a migration moves the installed base off perpetual "
+         "licences, to a subscription or a term licence"),
     case("installed base on a subscription",
          {31: "  offer: saas"},
          31, 10, "installed_base.offer",
          "'saas' is a subscription offer; the installed base is on a perpetual offer"),
     # offers and churn
-    case("churn with two forms",
+    case("churn with two forms",  # at the second form given (was the churn key, line 28)
          {29: "      monthly: 2%\n      annual: 20%"},
-         28, 5, "offers.saas.churn",
+         30, 7, "offers.saas.churn.annual",
          "give exactly one of monthly, annual, renewal_rate, sbg (got monthly, annual)"),
+    case("churn with two forms in a flow mapping",
+         {23: "    churn: {renewal_rate: 90%, annual: 10%}"},
+         23, 32, "offers.perp.churn.annual", "(got renewal_rate, annual)"),
     case("churn with no form",
          {28: "    churn: {}", 29: None},
          28, 5, "offers.saas.churn",
@@ -260,9 +319,40 @@ CASES = [
          {27: "    billing: yearly"},
          27, 14, "offers.saas.billing",
          "unknown value 'yearly'; choose one of monthly, annual, multi_year"),
-    case("annual billing with term 18",
+    case("annual billing with term 18",  # at term_months (was the offer key, line 24)
          {27: "    billing: annual\n    term_months: 18"},
-         24, 3, "offers.saas", "annual billing needs term_months in whole years, got 18"),
+         28, 18, "offers.saas.term_months", "annual billing needs term_months in whole years"),
+    case("annual billing with the default term",
+         {27: "    billing: annual"},
+         27, 14, "offers.saas.billing",
+         "annual billing needs term_months in whole years (12, 24, ...); "
+         "term_months is 1 by default"),
+    case("multi-year billing with a one-year term",
+         {27: "    billing: multi_year\n    term_months: 12"},
+         28, 18, "offers.saas.term_months",
+         "multi_year billing needs term_months of 24, 36, ..., got 12"),
+    case("sBG alpha of 0",
+         {23: "    churn: {sbg: {alpha: 0, beta: 2}}"},
+         23, 26, "offers.perp.churn.sbg.alpha", "must be > 0, got 0"),
+    case("sBG beta that can be 0",
+         {23: "    churn: {sbg: {alpha: 1, beta: {dist: discrete, values: [0, 2], "
+              "probabilities: [0.5, 0.5]}}}"},
+         23, 29, "offers.perp.churn.sbg.beta",
+         "must be > 0, but this discrete distribution takes the value 0"),
+    case("seasonality with a negative factor",
+         {12: "      cost_per_lead: 50\n      seasonality: [1, 1, 1, 1, -1, 1, 1, 1, 1, 1, 1, 1]"},
+         13, 33, "funnel.sources.web.seasonality.4", "seasonality factors must be >= 0, got -1"),
+    case("anniversary weights all 0",
+         {32: "  customers: 100\n  anniversary_weights: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]"},
+         33, 3, "installed_base.anniversary_weights",
+         "anniversary weights must have a positive sum; they are all 0"),
+    case("anniversary weight negative, block list",
+         {32: "  customers: 100\n  anniversary_weights:\n    - 1\n    - -2\n"
+              + "\n".join(["    - 1"] * 10)},
+         35, 7, "installed_base.anniversary_weights.1", "anniversary weights must be >= 0, got -2"),
+    case("support head per 0 customers",
+         {48: "  fixed_opex_per_month: 50000\n  headcount:\n    customers_per_support_head: 0"},
+         50, 33, "costs.headcount.customers_per_support_head", "must be > 0, got 0"),
     case("seasonality of 2 months",
          {12: "      cost_per_lead: 50\n      seasonality: [1, 2]"},
          13, 7, "funnel.sources.web.seasonality", "needs exactly 12 values, got 2"),
@@ -433,6 +523,33 @@ def test_only_the_invalid_file_is_reported(tmp_path, capsys):
     assert rc == 2
     assert {p["file"] for p in problems} == {str(bad)}
     assert f"{good}: valid" in out
+
+
+def test_range_with_a_percent_sign_on_the_upper_end_only(tmp_path):
+    one = load_scenario(write(tmp_path, edited({29: "      monthly: 1 to 3%"}), "one.yaml"))
+    both = load_scenario(write(tmp_path, BASE, "both.yaml"))
+    assert one.offers["saas"].churn.monthly.spec == both.offers["saas"].churn.monthly.spec
+
+
+def test_annual_billing_with_a_three_year_term_is_valid(tmp_path, capsys):
+    text = edited({27: "    billing: annual\n    term_months: 36"})
+    rc, problems, _ = validate(capsys, write(tmp_path, text))
+    assert (rc, problems) == (0, [])
+
+
+def test_an_unexpected_failure_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
+    def broken(scenario):
+        raise RuntimeError("no such\nthing")
+
+    monkeypatch.setattr("simulator.scenario.loader.check_scenario", broken)
+    monkeypatch.delenv("SAAS_SIM_DEBUG", raising=False)
+    assert main(["validate", str(write(tmp_path, BASE))]) == 1
+    assert capsys.readouterr().err == (
+        "saas-sim: internal error: RuntimeError: no such thing (please report it)\n"
+    )
+    monkeypatch.setenv("SAAS_SIM_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="no such"):
+        main(["validate", str(write(tmp_path, BASE))])
 
 
 def test_module_entry_point_reports_without_traceback(tmp_path):

@@ -8,11 +8,16 @@ from dataclasses import dataclass
 
 
 class InputError(ValueError):
-    """A problem with one input value; ``subpath`` points below the field (e.g. ``("mean",)``)."""
+    """A problem with one input value; ``subpath`` points below the field (e.g. ``("mean",)``).
 
-    def __init__(self, message: str, subpath: tuple = ()):
+    ``at_key`` is ``True`` when the key at ``subpath`` is what is wrong (a misspelt key, a
+    second churn form), so the problem points at the key rather than at its value.
+    """
+
+    def __init__(self, message: str, subpath: tuple = (), *, at_key: bool | None = None):
         super().__init__(message)
         self.subpath = subpath
+        self.at_key = at_key
 
 
 @dataclass(frozen=True)

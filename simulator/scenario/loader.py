@@ -342,8 +342,11 @@ _BOUND_WORDS = {"ge": "at least", "gt": "above", "le": "at most", "lt": "below"}
 def _problem(error: dict, loc: tuple, data: dict, document: Document) -> Problem:
     """One pydantic error as a located problem; ``loc`` is its path in ``data``."""
     kind = error["type"]
-    if kind == "value_error" and isinstance((error.get("ctx") or {}).get("error"), InputError):
-        loc = (*loc, *error["ctx"]["error"].subpath)
+    cause = (error.get("ctx") or {}).get("error")
+    if kind == "value_error" and isinstance(cause, InputError):
+        loc = (*loc, *cause.subpath)
+        if cause.at_key is not None:
+            return document.problem(loc, _message(error, loc, data), at_key=cause.at_key)
     if kind in _UNKNOWN_KEY:
         return document.problem(loc, _unknown_key(loc, data), at_key=True)
     if kind == "missing" and loc and isinstance(loc[-1], int):
@@ -470,6 +473,8 @@ def _data_path(loc: tuple, data: dict) -> tuple:
             continue
         if isinstance(node, dict) and key not in node and node.get("type") == key:
             continue
+        if isinstance(node, dict) and key in node:
+            key = next(k for k in node if k == key)  # as written: pydantic shows a key `yes` as 1
         path.append(key)
         node = value_at(node, (key,))
     return tuple(path)

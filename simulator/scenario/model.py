@@ -14,8 +14,20 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from simulator.scenario.errors import InputError
 from simulator.scenario.uncertain import Kind, Uncertain
-from simulator.scenario.values import PercentFloat, Amount, MixValue, PerCustomerAmount, Rate, Signed, TimeAmount
+from simulator.scenario.values import (
+    Amount,
+    MixValue,
+    Number,
+    PercentFloat,
+    PerCustomerAmount,
+    PositiveAmount,
+    Rate,
+    Signed,
+    TimeAmount,
+    Whole,
+)
 
 __all__ = [
     "Scenario", "Simulation", "SamplingMethod", "Funnel", "Source", "Volatility", "Market", "Segment",
@@ -28,10 +40,27 @@ def _fixed(value: float, kind: Kind = Kind.AMOUNT) -> Uncertain:
     return Uncertain.fixed(value, kind)
 
 
-def field(default: Any = ..., *, unit: str = "", doc: str = "", **kwargs) -> Any:
-    """A model field with its unit recorded for the JSON schema and the reference docs."""
-    extra = {"x-unit": unit} if unit else None
+def field(default: Any = ..., *, unit: str = "", doc: str = "", schema: dict | None = None,
+          **kwargs) -> Any:
+    """A model field with its unit recorded for the JSON schema and the reference docs.
+
+    ``schema`` adds JSON Schema keywords that the type alone does not give (e.g. the pattern
+    of mapping keys).
+    """
+    extra = {**({"x-unit": unit} if unit else {}), **(schema or {})} or None
     return Field(default, description=doc, json_schema_extra=extra, **kwargs)
+
+
+def _weights(value: list[float] | None, what: str) -> list[float] | None:
+    """12 factors or weights: each >= 0 (the first negative one is pointed at), positive sum."""
+    if value is None:
+        return None
+    for index, weight in enumerate(value):
+        if weight < 0:
+            raise InputError(f"{what} must be >= 0, got {weight:g}", (index,))
+    if sum(value) <= 0:
+        raise InputError(f"{what} must have a positive sum; they are all 0")
+    return value
 
 
 class Part(BaseModel):
@@ -50,9 +79,9 @@ DEFAULT_SEED = 20240607
 
 
 class Simulation(Part):
-    horizon_months: int = field(120, ge=1, le=600, unit="months", doc="Number of simulated months.")
-    paths: int = field(10_000, ge=1, le=10_000_000, unit="paths", doc="Monte Carlo paths (the CLI's --paths overrides it).")
-    seed: int = field(DEFAULT_SEED, ge=0, doc="Seed of all random numbers (the CLI's --seed overrides it).")
+    horizon_months: Whole = field(120, ge=1, le=600, unit="months", doc="Number of simulated months.")
+    paths: Whole = field(10_000, ge=1, le=10_000_000, unit="paths", doc="Monte Carlo paths (the CLI's --paths overrides it).")
+    seed: Whole = field(DEFAULT_SEED, ge=0, doc="Seed of all random numbers (the CLI's --seed overrides it).")
     sampling: SamplingMethod = field(
         SamplingMethod.RANDOM, doc="How per-path draws of uncertain inputs are spread: random, latin_hypercube or sobol."
     )
@@ -60,7 +89,7 @@ class Simulation(Part):
         None, unit="YYYY-MM", doc="Calendar month of month 0; indexes seasonality. January when absent."
     )
     currency: str = field("USD", doc="Currency label for tables and charts.")
-    fiscal_year_start_month: int = field(1, ge=1, le=12, unit="calendar month", doc="First month of the fiscal year (yearly totals).")
+    fiscal_year_start_month: Whole = field(1, ge=1, le=12, unit="calendar month", doc="First month of the fiscal year (yearly totals).")
 
     @field_validator("start_month", mode="before")
     @classmethod
@@ -88,9 +117,9 @@ class Volatility(Part):
 class Market(Volatility):
     """One shared monthly market factor; each exposure is the elasticity of a quantity to it."""
 
-    leads: float = field(1.0, unit="elasticity", doc="Exposure of every source's lead volume.")
-    conversion: float = field(0.0, unit="elasticity", doc="Exposure of every stage conversion.")
-    churn: float = field(0.0, unit="elasticity", doc="Exposure of every churn rate (negative: good markets lower churn).")
+    leads: Number = field(1.0, unit="elasticity", doc="Exposure of every source's lead volume.")
+    conversion: Number = field(0.0, unit="elasticity", doc="Exposure of every stage conversion.")
+    churn: Number = field(0.0, unit="elasticity", doc="Exposure of every churn rate (negative: good markets lower churn).")
 
 
 class Source(Part):
@@ -98,12 +127,12 @@ class Source(Part):
 
     leads_per_month: TimeAmount = field(..., unit="leads/month", doc="Expected leads at month 0 (or a schedule).")
     growth_per_year: Signed = field(_fixed(0, Kind.SIGNED), unit="per year", doc="Growth of lead volume, compounded monthly.")
-    seasonality: list[float] | None = field(
+    seasonality: list[Number] | None = field(
         None, min_length=12, max_length=12, doc="12 calendar-month factors from January; normalised to mean 1."
     )
     volatility: Volatility = field(Volatility(), doc="The source's own month-to-month lead-volume noise.")
     stages: dict[str, Rate] = field(..., min_length=1, doc="Conversion of each stage in order, e.g. {trial: 10%, contract: 25%}.")
-    sales_cycle_months: int = field(0, ge=0, le=36, unit="months", doc="Lag from lead to win.")
+    sales_cycle_months: Whole = field(0, ge=0, le=36, unit="months", doc="Lag from lead to win.")
     pipeline: Literal["warm", "cold"] = field(
         "warm", doc="warm: months before the lag are filled at the month-0 volume; cold: first wins at month = lag."
     )
@@ -113,9 +142,7 @@ class Source(Part):
     @field_validator("seasonality")
     @classmethod
     def _seasonality(cls, value: list[float] | None) -> list[float] | None:
-        if value is not None and (min(value) < 0 or sum(value) <= 0):
-            raise ValueError("seasonality factors must be >= 0 with a positive sum")
-        return value
+        return _weights(value, "seasonality factors")
 
 
 class Funnel(Part):
@@ -132,8 +159,8 @@ class Segment(Part):
 
 
 class SBG(Part):
-    alpha: Amount = field(..., doc="sBG shape alpha (> 0); the first period's churn averages alpha / (alpha + beta).")
-    beta: Amount = field(..., doc="sBG shape beta (> 0); the larger alpha + beta, the more alike the customers.")
+    alpha: PositiveAmount = field(..., doc="sBG shape alpha (> 0); the first period's churn averages alpha / (alpha + beta).")
+    beta: PositiveAmount = field(..., doc="sBG shape beta (> 0); the larger alpha + beta, the more alike the customers.")
 
 
 class Churn(Part):
@@ -144,12 +171,22 @@ class Churn(Part):
     renewal_rate: Rate | None = field(None, unit="per renewal", doc="Probability of renewing at each contract end.")
     sbg: SBG | None = field(None, doc="Heterogeneous churn per renewal period: shifted-beta-geometric(alpha, beta).")
 
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Churn:
-        given = [k for k in ("monthly", "annual", "renewal_rate", "sbg") if getattr(self, k) is not None]
+    @model_validator(mode="wrap")
+    @classmethod
+    def _exactly_one(cls, data: Any, handler) -> Churn:
+        churn = handler(data)
+        forms = ("monthly", "annual", "renewal_rate", "sbg")
+        # In the order written, so that the problem points at the second form given.
+        order = list(data) if isinstance(data, dict) else list(forms)
+        given = sorted((k for k in forms if getattr(churn, k) is not None),
+                       key=lambda k: order.index(k) if k in order else len(order))
         if len(given) != 1:
-            raise ValueError(f"give exactly one of monthly, annual, renewal_rate, sbg (got {', '.join(given) or 'none'})")
-        return self
+            message = ("give exactly one of monthly, annual, renewal_rate, sbg "
+                       f"(got {', '.join(given) or 'none'})")
+            if not given:
+                raise InputError(message)
+            raise InputError(message, (given[1],), at_key=True)
+        return churn
 
     @property
     def form(self) -> str:
@@ -168,7 +205,7 @@ class Subscription(OfferCommon):
     type: Literal["subscription"]
     price_per_seat_month: Amount = field(..., unit="currency/seat/month", doc="List price.")
     billing: Literal["monthly", "annual", "multi_year"] = field("monthly", doc="monthly, annual upfront or multi-year upfront.")
-    term_months: int = field(1, ge=1, le=120, unit="months", doc="Contract term; customers leave only at its end (1 for month-to-month).")
+    term_months: Whole = field(1, ge=1, le=120, unit="months", doc="Contract term; customers leave only at its end (1 for month-to-month).")
     expansion_per_year: Rate = field(_fixed(0, Kind.RATE), unit="per year", doc="Seat growth of retained customers.")
     contraction_per_year: Rate = field(_fixed(0, Kind.RATE), unit="per year", doc="Seat shrinkage of retained customers.")
     cost_to_serve_per_seat_month: Amount = field(_fixed(0), unit="currency/seat/month", doc="Hosting (IaaS/PaaS) and support.")
@@ -176,10 +213,16 @@ class Subscription(OfferCommon):
     @model_validator(mode="after")
     def _billing_fits_term(self) -> Subscription:
         if self.billing == "annual" and self.term_months % 12:
-            raise ValueError(f"annual billing needs term_months in whole years, got {self.term_months}")
-        if self.billing == "multi_year" and (self.term_months < 24 or self.term_months % 12):
-            raise ValueError(f"multi_year billing needs term_months of 24, 36, ... got {self.term_months}")
-        return self
+            need = "annual billing needs term_months in whole years (12, 24, ...)"
+        elif self.billing == "multi_year" and (self.term_months < 24 or self.term_months % 12):
+            need = "multi_year billing needs term_months of 24, 36, ..."
+        else:
+            return self
+        # Point at term_months when it is written, else at billing (term_months is 1 by default).
+        if "term_months" in self.model_fields_set:
+            raise InputError(f"{need}, got {self.term_months}", ("term_months",))
+        raise InputError(f"{need}; term_months is {self.term_months} by default, give it",
+                         ("billing",))
 
 
 class Perpetual(OfferCommon):
@@ -192,7 +235,7 @@ class Perpetual(OfferCommon):
 class Term(OfferCommon):
     type: Literal["term"]
     fee_per_seat_year: Amount = field(..., unit="currency/seat/year", doc="Term licence fee per seat and year.")
-    term_years: int = field(1, ge=1, le=10, unit="years", doc="Length of a term.")
+    term_years: Whole = field(1, ge=1, le=10, unit="years", doc="Length of a term.")
     license_share: Rate = field(_fixed(0.5, Kind.RATE), unit="fraction", doc="Part of the fee that is licence (recognised at term start); the rest is support, ratable.")
     billing: Literal["upfront", "yearly"] = field("upfront", doc="Whole term upfront, or year by year.")
     support_cost_per_seat_month: Amount = field(_fixed(0), unit="currency/seat/month", doc="Cost of supporting a seat.")
@@ -211,21 +254,26 @@ class InstalledBase(Part):
         None, unit="currency/seat/year", doc="Maintenance paid; default: the offer's fee x maintenance rate."
     )
     churn: Churn | None = field(None, doc="Maintenance lapse of the base; default: the offer's churn.")
-    anniversary_weights: list[float] | None = field(
+    anniversary_weights: list[Number] | None = field(
         None, min_length=12, max_length=12, doc="Relative weights of months 0..11 for the base's maintenance anniversaries; uniform when absent."
     )
-    tenure_years: int = field(
+    tenure_years: Whole = field(
         5, ge=0, le=50, unit="years", doc="Years the base has already renewed maintenance (where an sBG churn model counts renewals)."
     )
+
+    @field_validator("anniversary_weights")
+    @classmethod
+    def _anniversary_weights(cls, value: list[float] | None) -> list[float] | None:
+        return _weights(value, "anniversary weights")
 
 
 class Migration(Part):
     """Moving the installed base to another offer, at anniversaries."""
 
-    to: str = field(..., doc="The offer migrated customers take.")
+    to: str = field(..., doc="The offer migrated customers take: a subscription or term offer.")
     rate_per_year: Rate = field(..., unit="per year", doc="Share of the remaining base that moves over a year.")
     first_term_price_factor: Amount = field(_fixed(1), unit="factor", doc="Price factor of the migrated customers' first term (0.8 = 20% off).")
-    start_month: int = field(0, ge=0, unit="month", doc="First month of the programme.")
+    start_month: Whole = field(0, ge=0, unit="month", doc="First month of the programme.")
     commission_rate: Rate = field(_fixed(0, Kind.RATE), unit="fraction", doc="Sales commission on a migration's first-year value.")
 
 
@@ -254,7 +302,7 @@ class Channels(Part):
 
 class Headcount(Part):
     fixed: TimeAmount = field(_fixed(0), unit="heads", doc="Staff independent of customers (or a schedule).")
-    customers_per_support_head: Amount | None = field(None, unit="customers/head", doc="One support head per this many customers; none: no support staff.")
+    customers_per_support_head: PositiveAmount | None = field(None, unit="customers/head", doc="One support head per this many customers (> 0); none: no support staff.")
     cost_per_head_year: Amount = field(_fixed(0), unit="currency/year", doc="Loaded cost of one head.")
 
 
@@ -264,7 +312,10 @@ class Costs(Part):
     fixed_sales_marketing_per_month: TimeAmount = field(_fixed(0), unit="currency/month", doc="Sales & marketing not tied to a source.")
     fixed_opex_per_month: TimeAmount = field(_fixed(0), unit="currency/month", doc="R&D, G&A and other fixed operating costs.")
     headcount: Headcount = field(Headcount(), doc="Staff and its cost.")
-    investments: dict[int, Amount] = field({}, unit="currency", doc="One-off transition investments by month, {month: amount}.")
+    investments: dict[Whole, Amount] = field(
+        {}, unit="currency", doc="One-off transition investments by month, {month: amount}.",
+        schema={"propertyNames": {"pattern": r"^[0-9]+$"}},
+    )
 
 
 class TerminalValue(Part):
@@ -283,13 +334,13 @@ class TerminalValue(Part):
 class Finance(Part):
     starting_cash: Signed = field(_fixed(0, Kind.SIGNED), unit="currency", doc="Cash at the start of month 0.")
     discount_rate: Rate = field(_fixed(0.1, Kind.RATE), unit="per year", doc="Annual rate for NPV.")
-    collection_lag_months: int = field(0, ge=0, le=12, unit="months", doc="Months between billing and cash (DSO).")
+    collection_lag_months: Whole = field(0, ge=0, le=12, unit="months", doc="Months between billing and cash (DSO).")
     terminal_value: TerminalValue | None = field(None, doc="Value beyond the horizon, added to npv.")
 
 
 class Correlation(Part):
     between: tuple[str, str] = field(..., doc="Two uncertain inputs by dotted path.")
-    rank: float = field(..., ge=-1, le=1, doc="Spearman rank correlation.")
+    rank: Number = field(..., ge=-1, le=1, doc="Spearman rank correlation.")
 
 
 class Scenario(Part):

@@ -148,7 +148,8 @@ SECTIONS: tuple[Section, ...] = (
     Section(
         "Installed base",
         "Customers already on perpetual licence + maintenance at month 0. They renew, lapse or "
-        "(when a plan has a `migration`) move to another offer at their maintenance anniversaries.",
+        "(when a plan has a `migration`) move to a subscription or term offer at their "
+        "maintenance anniversaries.",
         (Table(m.InstalledBase, "installed_base", "`installed_base`"),),
     ),
     Section(
@@ -223,9 +224,10 @@ VALUE is read as YAML. Numeric path components are mapping keys or list indexes
                   "`costs.channels.marketplace`"),
             Table(m.Headcount, "costs.headcount", "`costs.headcount`"),
         ),
-        after="Channel shares may be uncertain; the sum of their means must not exceed 100%. A "
-        "reseller's margin reduces recognised revenue, a referral commission is a sales & "
-        "marketing cost, a marketplace fee is a cost of revenue.\n",
+        after="Channel shares may be uncertain; the sum of their 99.9% quantiles must not exceed "
+        "100% (fixed shares: their sum), so that the shares exceed 100% in total on at most 0.3% "
+        "of paths. A reseller's margin reduces recognised revenue, a referral "
+        "commission is a sales & marketing cost, a marketplace fee is a cost of revenue.\n",
     ),
     Section(
         "Finance and terminal value",
@@ -321,7 +323,8 @@ _FORMS = [
     ("a percent string", '`2%`, `"12.5%"`',
      "fixed, divided by 100 (accepted wherever a number is)"),
     ("a range", "`1% to 3%`, `900 to 1300`",
-     "a 90% interval: 5% chance below the first number, 5% above the second"),
+     "a 90% interval: 5% chance below the first number, 5% above the second; `1 to 3%` reads "
+     "as `1% to 3%`"),
     ("two quantiles", "`{p5: 0.01, p95: 0.03}`, `{p10: 40, p90: 60}`",
      "an interval by any two percentiles"),
     ("a named distribution", "`{dist: pert, low: 10, mode: 12, high: 20}`",
@@ -420,7 +423,7 @@ _KIND_RANGE = {
 _NAMES = {
     (m.Scenario, "baseline"): "the name of a plan",
     (m.InstalledBase, "offer"): "the name of a perpetual offer",
-    (m.Migration, "to"): "the name of an offer",
+    (m.Migration, "to"): "the name of a subscription or term offer",
 }
 
 
@@ -564,9 +567,9 @@ def _allowed(model: type[BaseModel], name: str, info: FieldInfo, prop: dict,
     if annotation is Mix:
         return "`{offer: share}` summing to 100%, or a schedule of them"
     if kind is not None:
-        text = _KIND_RANGE[Kind(kind)]
+        text = "amount: > 0" if _find(prop, "x-positive") else _KIND_RANGE[Kind(kind)]
         if origin is dict:
-            key = "month" if typing.get_args(annotation)[0] is int else "name"
+            key = "month" if _strip(typing.get_args(annotation)[0])[0] is int else "name"
             low, _ = _length(info)
             text = f"`{{{key}: value}}`, values: {text}" + (f"; at least {low}" if low else "")
         if _has_schedule(prop):

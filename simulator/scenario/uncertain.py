@@ -28,7 +28,10 @@ from scipy import optimize, stats
 
 from simulator.scenario.errors import InputError, did_you_mean as _did_you_mean
 
-__all__ = ["Kind", "Uncertain", "InputError", "parse_uncertain", "parse_number", "DISTRIBUTIONS"]
+__all__ = [
+    "Kind", "Uncertain", "InputError", "parse_uncertain", "parse_number", "check_positive",
+    "DISTRIBUTIONS",
+]
 
 
 class Kind(str, Enum):
@@ -45,18 +48,34 @@ _RANGE_RE = re.compile(rf"^\s*({_NUMBER})\s*(%?)\s+to\s+({_NUMBER})\s*(%?)\s*$",
 _QUANTILE_KEY = re.compile(r"^p(\d{1,2})$")
 
 
+def shown(raw: Any) -> str:
+    """A YAML value as quoted in a message; an empty value is named as such."""
+    if raw is None:
+        return "nothing (an empty value)"
+    text = repr(raw)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def boolean_message(raw: bool, expected: str = "a number") -> str:
+    """Why a YAML boolean is not a number: ``yes``, ``on``... are booleans in YAML 1.1."""
+    return (f"expected {expected}, got {str(raw).lower()} "
+            "(YAML reads true/false, yes/no and on/off as booleans)")
+
+
 def parse_number(raw: Any, subpath: tuple = ()) -> float:
     """Read a fixed number: an int/float or a string such as ``"2%"``, ``"1e6"`` or ``"12.5"``."""
     if isinstance(raw, bool):
-        raise InputError(f"expected a number, got {raw!r}", subpath)
+        raise InputError(boolean_message(raw), subpath)
     if isinstance(raw, (int, float)):
         value = float(raw)
     elif isinstance(raw, str) and (match := _PERCENT_RE.match(raw.replace("_", ""))):
         value = float(match.group(1)) / (100.0 if match.group(2) else 1.0)
     else:
-        raise InputError(f"expected a number or a percent string such as '2%', got {raw!r}", subpath)
+        raise InputError(
+            f"expected a number or a percent string such as '2%', got {shown(raw)}", subpath
+        )
     if not math.isfinite(value):
-        raise InputError(f"expected a finite number, got {raw!r}", subpath)
+        raise InputError(f"expected a finite number, got {shown(raw)}", subpath)
     return value
 
 
@@ -182,7 +201,9 @@ def _empirical(p):
 
 def _width(p) -> float:
     _require(p["high"] > p["low"], "needs low < high", "high")
-    return p["high"] - p["low"]
+    width = p["high"] - p["low"]
+    _require(math.isfinite(width), "the range from low to high is too wide to compute", "high")
+    return width
 
 
 def _require(ok: bool, message: str, key: str) -> None:
@@ -299,17 +320,21 @@ def parse_uncertain(raw: Any, kind: Kind, *, base_dir: Path | None = None) -> Un
         value = raw
     elif isinstance(raw, str) and (match := _RANGE_RE.match(raw.replace("_", ""))):
         lo_raw, lo_pct, hi_raw, hi_pct = match.groups()
-        lo = float(lo_raw) / (100.0 if lo_pct else 1.0)
+        # "1 to 3%" means 1% to 3%: a percent sign on the upper end only covers both ends.
+        lo = float(lo_raw) / (100.0 if lo_pct or hi_pct else 1.0)
         hi = float(hi_raw) / (100.0 if hi_pct else 1.0)
-        value = fit_interval({5: lo, 95: hi}, kind)
+        value = _computed("interval", lambda: fit_interval({5: lo, 95: hi}, kind))
     elif isinstance(raw, dict) and "dist" not in raw and raw and all(
         isinstance(k, str) and _QUANTILE_KEY.match(k) for k in raw
     ):
-        value = fit_interval(_read_quantiles(raw), kind)
+        quantiles = _read_quantiles(raw)
+        value = _computed("interval", lambda: fit_interval(quantiles, kind))
     elif isinstance(raw, dict):
         value = _parse_named(raw, kind, base_dir)
     else:
         value = Uncertain.fixed(parse_number(raw), kind)
+    if not value.is_fixed:
+        _check_finite(value)
     _check_support(value, kind)
     return Uncertain(value.spec, value.dist, kind)
 
@@ -318,6 +343,8 @@ def _read_quantiles(raw: dict) -> dict[int, float]:
     if len(raw) != 2:
         raise InputError(f"an interval takes exactly two quantiles such as p5 and p95, got {sorted(raw)}")
     quantiles = {int(_QUANTILE_KEY.match(k).group(1)): parse_number(v, (k,)) for k, v in raw.items()}
+    if len(quantiles) != 2:
+        raise InputError(f"an interval takes two different quantiles, got {' and '.join(raw)}")
     (q_lo, lo), (q_hi, hi) = sorted(quantiles.items())
     if not (0 < q_lo < q_hi < 100):
         raise InputError("interval quantiles must lie strictly between p0 and p100")
@@ -377,11 +404,17 @@ def _fit_beta(p_lo: float, lo: float, p_hi: float, hi: float) -> tuple[float, fl
 
 def _parse_named(raw: dict, kind: Kind, base_dir: Path | None) -> Uncertain:
     name = raw.get("dist")
+    keys = ", ".join(DISTRIBUTIONS)
+    if "dist" not in raw:
+        raise InputError(
+            f"a distribution needs 'dist: NAME' ({keys}) or an interval such as p5/p95"
+        )
+    if not isinstance(name, str):
+        raise InputError(
+            f"expected the name of a distribution ({keys}), got {shown(name)}", ("dist",)
+        )
     if name not in DISTRIBUTIONS:
-        hint = _did_you_mean(str(name), DISTRIBUTIONS)
-        keys = ", ".join(DISTRIBUTIONS)
-        if "dist" not in raw:
-            raise InputError(f"a distribution needs 'dist: NAME' ({keys}) or an interval such as p5/p95")
+        hint = _did_you_mean(name, DISTRIBUTIONS)
         raise InputError(f"unknown distribution {name!r}{hint}; choose one of {keys}", ("dist",))
     spec = DISTRIBUTIONS[name]
     given = {k: v for k, v in raw.items() if k not in ("dist", "fitted_to")}
@@ -398,9 +431,52 @@ def _parse_named(raw: dict, kind: Kind, base_dir: Path | None) -> Uncertain:
     params = {key: _param(key, value, base_dir) for key, value in given.items()}
     if signature == ("csv", "column"):
         params = {"values": _read_csv_column(params["csv"], params["column"], base_dir)}
-    dist = spec.build(params)
+    dist = _build(name, spec, params)
     canonical = {"dist": name, **{k: v for k, v in given.items()}}
     return Uncertain(canonical, dist)
+
+
+_NUMERIC_FAILURES = {
+    OverflowError: "a result is too large",
+    ZeroDivisionError: "a division by zero",
+    ValueError: "a result is not a number",
+}
+
+
+def _computed(name: str, compute):
+    """``compute()``, with floating-point failures turned into an :class:`InputError`.
+
+    Parameters too large or too small for floating point (``sd: 1e308``) overflow or divide
+    by zero inside a distribution's formulas; the message names the distribution instead.
+    """
+    try:
+        with np.errstate(all="ignore"):
+            return compute()
+    except InputError:
+        raise
+    except (OverflowError, ZeroDivisionError, ValueError) as exc:
+        reason = next(text for kind, text in _NUMERIC_FAILURES.items() if isinstance(exc, kind))
+        raise InputError(
+            f"this {name} distribution cannot be computed ({reason}); "
+            "check the size and units of its parameters"
+        ) from None
+
+
+def _build(name: str, spec: DistributionSpec, params: dict):
+    return _computed(name, lambda: spec.build(params))
+
+
+def _check_finite(value: Uncertain) -> None:
+    """A distribution must have a finite mean (expected-value mode uses it) and a real range."""
+    name = value.spec["dist"]
+    mean, low, high = _computed(
+        name, lambda: (float(value.dist.mean()), *(float(b) for b in value.dist.support()))
+    )
+    if not math.isfinite(mean) or math.isnan(low) or math.isnan(high):
+        raise InputError(
+            f"this {name} distribution has no finite mean with these parameters; "
+            "check the size and units of its parameters"
+        )
 
 
 def _signatures_text(spec: DistributionSpec) -> str:
@@ -411,11 +487,11 @@ def _signatures_text(spec: DistributionSpec) -> str:
 def _param(key: str, value: Any, base_dir: Path | None):
     if key in _TEXT_PARAMS:
         if not isinstance(value, str) or not value:
-            raise InputError(f"expected a text value, got {value!r}", (key,))
+            raise InputError(f"expected a text value, got {shown(value)}", (key,))
         return value
     if key in _LIST_PARAMS:
         if not isinstance(value, list) or not value:
-            raise InputError("expected a non-empty list of numbers", (key,))
+            raise InputError(f"expected a non-empty list of numbers, got {shown(value)}", (key,))
         return [parse_number(v, (key, i)) for i, v in enumerate(value)]
     return parse_number(value, (key,))
 
@@ -462,3 +538,20 @@ def _check_support(value: Uncertain, kind: Kind) -> None:
         )
 
 
+
+
+def check_positive(value: Uncertain) -> None:
+    """Refuse a value that is 0 with positive probability: a fixed 0, a discrete value 0.
+
+    A continuous distribution whose range starts at 0 (a lognormal, a uniform from 0) is
+    accepted: it takes the value 0 with probability 0, and draws are quantiles of uniforms
+    kept strictly inside (0, 1). Negative values are already refused by the value's kind.
+    """
+    if value.is_fixed:
+        if value.spec["value"] <= 0:
+            raise InputError(f"must be > 0, got {value.spec['value']:g}")
+    elif isinstance(value.dist, _Discrete) and value.dist.values[0] <= 0:
+        raise InputError(
+            f"must be > 0, but this {value.spec['dist']} distribution takes the value "
+            f"{value.dist.values[0]:g}"
+        )

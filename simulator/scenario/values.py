@@ -13,10 +13,21 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BeforeValidator, PlainSerializer, PlainValidator, ValidationInfo, WithJsonSchema
 
-from simulator.scenario.errors import InputError
-from simulator.scenario.uncertain import DISTRIBUTIONS, Kind, Uncertain, parse_number, parse_uncertain
+from simulator.scenario.errors import InputError, closest
+from simulator.scenario.uncertain import (
+    DISTRIBUTIONS,
+    Kind,
+    Uncertain,
+    boolean_message,
+    check_positive,
+    parse_number,
+    parse_uncertain,
+)
 
-__all__ = ["PercentFloat", "Rate", "Amount", "Signed", "PerCustomerAmount", "TimeAmount", "Schedule", "Mix", "MixValue"]
+__all__ = [
+    "Whole", "Number", "PercentFloat", "Rate", "Amount", "PositiveAmount", "Signed",
+    "PerCustomerAmount", "TimeAmount", "Schedule", "Mix", "MixValue",
+]
 
 _KIND_DOC = {
     Kind.RATE: "a rate or share between 0 and 1 (percent strings such as '2%' accepted)",
@@ -29,7 +40,25 @@ def _number_schema() -> dict:
     return {"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^\s*[-+]?[0-9.eE+-]+\s*%?\s*$"}]}
 
 
-def uncertain_json_schema(kind: Kind, drawn: str) -> dict:
+def _no_bool(expected: str):
+    """A before-validator refusing YAML booleans (``yes``, ``on``), which pydantic reads as 1/0."""
+
+    def check(raw: Any) -> Any:
+        if isinstance(raw, bool):
+            raise InputError(boolean_message(raw, expected))
+        return raw
+
+    return BeforeValidator(check)
+
+
+Whole = Annotated[int, _no_bool("a whole number")]
+"""A fixed whole number (months, counts, seeds); a boolean is an error, not 1 or 0."""
+
+Number = Annotated[float, _no_bool("a number")]
+"""A fixed number; a boolean is an error, not 1.0 or 0.0."""
+
+
+def uncertain_json_schema(kind: Kind, drawn: str, positive: bool = False) -> dict:
     """JSON schema of an uncertain value: number, percent, interval or named distribution."""
     distribution = {
         "type": "object",
@@ -46,30 +75,35 @@ def uncertain_json_schema(kind: Kind, drawn: str) -> dict:
         "description": "an interval by two quantiles, e.g. {p5: 0.01, p95: 0.03}",
     }
     range_text = {"type": "string", "pattern": r"^.+\s+to\s+.+$", "description": "'1% to 3%': a 90% interval"}
-    return {
+    schema = {
         "anyOf": [*_number_schema()["anyOf"], range_text, interval, distribution],
         "x-kind": kind.value,
         "x-drawn": drawn,
         "description": _KIND_DOC[kind],
     }
+    if positive:
+        schema.update({"x-positive": True, "description": "a positive amount (> 0)"})
+    return schema
 
 
-def _uncertain_type(kind: Kind, drawn: str = "per path"):
+def _uncertain_type(kind: Kind, drawn: str = "per path", *, positive: bool = False):
     def validate(raw: Any, info: ValidationInfo) -> Uncertain:
         base_dir = (info.context or {}).get("base_dir")
         value = parse_uncertain(raw, kind, base_dir=base_dir)
+        if positive:
+            check_positive(value)
         return replace(value, per_customer=True) if drawn == "per customer" else value
 
     return Annotated[
         Uncertain,
         PlainValidator(validate, json_schema_input_type=Any),
         PlainSerializer(lambda u: u.to_yaml()),
-        WithJsonSchema(uncertain_json_schema(kind, drawn)),
+        WithJsonSchema(uncertain_json_schema(kind, drawn, positive)),
     ]
 
 
 def _percent_float(raw: Any) -> Any:
-    return parse_number(raw) if isinstance(raw, str) else raw
+    return parse_number(raw) if isinstance(raw, (str, bool)) else raw
 
 
 PercentFloat = Annotated[
@@ -81,6 +115,7 @@ PercentFloat = Annotated[
 
 Rate = _uncertain_type(Kind.RATE)
 Amount = _uncertain_type(Kind.AMOUNT)
+PositiveAmount = _uncertain_type(Kind.AMOUNT, positive=True)
 Signed = _uncertain_type(Kind.SIGNED)
 PerCustomerAmount = _uncertain_type(Kind.AMOUNT, drawn="per customer")
 
@@ -126,11 +161,19 @@ class Schedule:
         return {"schedule": points, "interpolation": self.interpolation}
 
 
+SCHEDULE_KEYS = ("schedule", "interpolation")
+
+
 def _parse_schedule(raw: dict, parse_point) -> tuple[tuple[int, ...], tuple[Any, ...], str]:
-    unknown = set(raw) - {"schedule", "interpolation"}
+    unknown = [key for key in raw if key not in SCHEDULE_KEYS]
     if unknown:
-        key = sorted(map(str, unknown))[0]
-        raise InputError(f"unknown key {key!r} in a schedule; it takes schedule and interpolation", (key,))
+        key = unknown[0]
+        close = closest(str(key), SCHEDULE_KEYS)
+        hint = f" (did you mean {close!r}?)" if close else ""
+        raise InputError(
+            f"unknown key {key!r} in a schedule{hint}; it takes schedule and interpolation",
+            (key,), at_key=True,
+        )
     points = raw["schedule"]
     if not isinstance(points, dict) or not points:
         raise InputError("a schedule is a mapping of month: value with at least one month", ("schedule",))
@@ -145,7 +188,9 @@ def _parse_schedule(raw: dict, parse_point) -> tuple[tuple[int, ...], tuple[Any,
         try:
             items.append((month, parse_point(value)))
         except InputError as exc:
-            raise InputError(str(exc), ("schedule", month, *exc.subpath)) from None
+            raise InputError(
+                str(exc), ("schedule", month, *exc.subpath), at_key=exc.at_key
+            ) from None
     items.sort(key=lambda item: item[0])
     return tuple(m for m, _ in items), tuple(v for _, v in items), interpolation
 
@@ -162,15 +207,7 @@ def _time_type(kind: Kind):
             return Schedule(months, values, interpolation)
         return parse_uncertain(raw, kind, base_dir=base_dir)
 
-    schedule_schema = {
-        "type": "object",
-        "required": ["schedule"],
-        "additionalProperties": False,
-        "properties": {
-            "schedule": {"type": "object", "patternProperties": {r"^\d+$": uncertain_json_schema(kind, "per path")}},
-            "interpolation": {"enum": list(INTERPOLATIONS), "default": "linear"},
-        },
-    }
+    schedule_schema = _schedule_json_schema(uncertain_json_schema(kind, "per path"), "value")
     schema = uncertain_json_schema(kind, "per path")
     schema = {**schema, "anyOf": [*schema["anyOf"], schedule_schema],
               "description": schema["description"] + ", or a schedule {schedule: {month: value}, interpolation}"}
@@ -180,6 +217,25 @@ def _time_type(kind: Kind):
         PlainSerializer(lambda v: v.to_yaml()),
         WithJsonSchema(schema),
     ]
+
+
+def _schedule_json_schema(point: dict, what: str) -> dict:
+    """``{schedule: {month: point}, interpolation}``: months are whole numbers >= 0."""
+    return {
+        "type": "object",
+        "required": ["schedule"],
+        "additionalProperties": False,
+        "properties": {
+            "schedule": {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": {"pattern": r"^[0-9]+$"},
+                "additionalProperties": point,
+                "description": f"month: {what}, months counted from 0",
+            },
+            "interpolation": {"enum": list(INTERPOLATIONS), "default": "linear"},
+        },
+    }
 
 
 TimeAmount = _time_type(Kind.AMOUNT)
@@ -233,8 +289,26 @@ def _parse_shares(raw: Any) -> dict[str, float]:
         shares[str(name)] = share
     total = sum(shares.values())
     if abs(total - 1) > 1e-6:
-        raise InputError(f"the shares must sum to 100%, they sum to {total:.6g}")
+        raise InputError(f"the shares must sum to 100%, they sum to {100 * total:.4g}%")
     return shares
+
+
+def _misspelt_schedule_key(raw: dict) -> None:
+    """A key of a plain mix that is a misspelt ``schedule`` or ``interpolation``.
+
+    Such a key would otherwise be read as an offer name. A key close to one of them whose
+    value cannot be a share (a mapping of months, ``step``) is reported as an unknown key;
+    an offer that happens to be named like them, with a share as its value, is left alone.
+    """
+    for key, value in raw.items():
+        close = closest(str(key), SCHEDULE_KEYS)
+        if close is None:
+            continue
+        try:
+            parse_number(value)
+        except InputError:
+            raise InputError(f"unknown key {key!r} (did you mean {close!r}?)", (key,),
+                             at_key=True) from None
 
 
 def _validate_mix(raw: Any) -> Mix:
@@ -243,15 +317,25 @@ def _validate_mix(raw: Any) -> Mix:
     if isinstance(raw, dict) and "schedule" in raw:
         months, shares, interpolation = _parse_schedule(raw, _parse_shares)
         return Mix(months, shares, interpolation)
+    if isinstance(raw, dict):
+        _misspelt_schedule_key(raw)
     return Mix((0,), (_parse_shares(raw),))
 
+
+_SHARES_SCHEMA = {
+    "type": "object",
+    "minProperties": 1,
+    "propertyNames": {"not": {"enum": list(SCHEDULE_KEYS)}},
+    "additionalProperties": _number_schema(),
+    "description": "offer: share of new wins, the shares summing to 100%",
+}
 
 MixValue = Annotated[
     Mix,
     PlainValidator(_validate_mix, json_schema_input_type=Any),
     PlainSerializer(lambda m: m.to_yaml()),
     WithJsonSchema({
-        "type": "object",
+        "anyOf": [_SHARES_SCHEMA, _schedule_json_schema(_SHARES_SCHEMA, "{offer: share}")],
         "description": "offer: share (summing to 100%), or {schedule: {month: {offer: share}}, interpolation}",
     }),
 ]

@@ -92,8 +92,8 @@ class Document:
 
 
 def dotted(path: Path_) -> str:
-    """``("offers", "saas", "churn")`` -> ``offers.saas.churn``."""
-    return ".".join(str(p) for p in path)
+    """``("offers", "saas", "churn")`` -> ``offers.saas.churn``; a boolean key as ``true``."""
+    return ".".join(str(p).lower() if isinstance(p, bool) else str(p) for p in path)
 
 
 def value_at(data: Any, path: Path_) -> Any:
