@@ -11,6 +11,7 @@ import json
 import sys
 
 from simulator import __version__
+from simulator.calibration.command import register as register_fit
 from simulator.scenario import ScenarioError, load_scenario
 
 EXIT_INVALID = 2
@@ -30,6 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # A bug, not a bad input: one line and exit 1; SAAS_SIM_DEBUG=1 shows the traceback.
+        import os
+
+        if os.environ.get("SAAS_SIM_DEBUG"):
+            raise
+        message = " ".join(str(exc).split())
+        print(f"saas-sim: internal error: {type(exc).__name__}: {message} (please report it)",
+              file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.set_defaults(handler=_schema)
 
+    register_fit(commands)
     return parser
 
 
