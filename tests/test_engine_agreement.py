@@ -15,7 +15,13 @@ from simulator import load_scenario
 from simulator.engine import inputs as engine_inputs
 from simulator.engine import kernel_nb, reference
 from simulator.engine.driver import run_chunks
-from simulator.engine.layout import FLOW_INDEX, FLOWS
+from simulator.engine.layout import (
+    FLOW_INDEX,
+    FLOWS,
+    SOURCE_ROW_INDEX,
+    SOURCE_STAGE_ROW,
+    source_row_count,
+)
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))
 
@@ -37,11 +43,16 @@ def test_kernel_literals_match_the_layout_and_codes():
         engine_inputs.OFFER_SUBSCRIPTION, engine_inputs.OFFER_PERPETUAL, engine_inputs.OFFER_TERM)
     assert (kernel_nb.BILL_MONTHLY, kernel_nb.BILL_YEARLY, kernel_nb.BILL_TERM) == (
         engine_inputs.BILL_MONTHLY, engine_inputs.BILL_YEARLY, engine_inputs.BILL_TERM)
+    rows = SOURCE_ROW_INDEX
+    k = kernel_nb
+    assert (k.SRC_LEADS, k.SRC_MARKETING, k.SRC_WINS, k.SRC_STAGE) == (
+        rows["leads"], rows["marketing"], rows["new_customers"], SOURCE_STAGE_ROW)
+    assert source_row_count(4) == 3 + 4 - 1
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_expected_value_mode_agrees_exactly(path):
-    """Every flow of every plan, every month: numba == reference to 1e-9 relative."""
+    """Every flow of every plan and month, and the funnel by source: numba == reference (1e-9)."""
     scenario = load_scenario(path)
     fast = next(run_chunks(scenario, paths=1, seed=0, expected=True, engine=kernel_nb.run))
     slow = next(run_chunks(scenario, paths=1, seed=0, expected=True, engine=reference.run))
@@ -55,6 +66,10 @@ def test_expected_value_mode_agrees_exactly(path):
         np.testing.assert_allclose(a.offer_revenue, b.offer_revenue, rtol=1e-9, atol=1e-6)
         np.testing.assert_allclose(a.opening_deferred, b.opening_deferred, rtol=1e-9)
         np.testing.assert_allclose(a.start_customers, b.start_customers, rtol=1e-9)
+        assert a.source_flows.shape == b.source_flows.shape
+        rows = np.abs(b.source_flows).max(axis=3, keepdims=True) + 1.0
+        np.testing.assert_allclose(a.source_flows / rows, b.source_flows / rows, rtol=0, atol=1e-9,
+                                   err_msg=f"{path.stem} {plan} source_flows")
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ from scipy.special import beta as beta_function
 
 from simulator.engine import kernel_nb, reference
 from simulator.engine.inputs import build_inputs, max_win_rate_factor
-from simulator.engine.layout import FLOWS, derive_series
+from simulator.engine.layout import FLOWS, SOURCE_ROW_INDEX, SOURCE_STAGE_ROW, derive_series
 from simulator.sampling import expected_inputs, sample_inputs
 from simulator.scenario.loader import load_text
 from simulator.scenario.model import Scenario
@@ -157,6 +157,52 @@ def test_sbg_cohort_follows_the_beta_survival_and_heterogeneity_retains_more(eng
     assert mixed_years[1] == pytest.approx(alike_years[1], rel=RTOL)
     assert np.all(mixed_years[2:] > alike_years[2:])
     assert np.all(np.diff(mixed_years[1:] / mixed_years[:-1]) > 0)  # retention rises: the riskiest leave first
+
+
+# --------------------------------------------------------------------------------------------
+# funnel by source
+
+TWO_SOURCES = """
+simulation: {horizon_months: 24}
+funnel:
+  sources:
+    web: {leads_per_month: 200, stages: {trial: 50%, contract: 20%}, cost_per_lead: 10,
+          fixed_cost_per_month: 500}
+    partners: {leads_per_month: 40, stages: {contract: 25%}, sales_cycle_months: 3, pipeline: cold,
+               cost_per_lead: 50}
+segments:
+  smb: {share: 60%, seats: 2}
+  ent: {share: 40%, seats: 10}
+offers:
+  main: {type: subscription, price_per_seat_month: 10, churn: {monthly: 5%}}
+  cheap: {type: subscription, price_per_seat_month: 5, churn: {monthly: 5%}, win_rate_factor: 1.5}
+plans:
+  plan: {mix: {main: 50%, cheap: 50%}}
+"""
+"""Two sources (warm with two stages; cold with a 3-month cycle), two offers, two segments."""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_funnel_by_source_follows_the_closed_form(engine):
+    inp, out, series = run_expected(engine, load_text(TWO_SOURCES))
+    web, partners = out.source_flows[0]
+    t = np.arange(24)
+    rows = SOURCE_ROW_INDEX
+    leads, marketing, won = rows["leads"], rows["marketing"], rows["new_customers"]
+    assert out.source_flows.shape == (1, 2, 3 + 2 - 1, 24)
+    np.testing.assert_allclose(web[leads], 200, rtol=RTOL)
+    np.testing.assert_allclose(partners[leads], 40, rtol=RTOL)
+    np.testing.assert_allclose(web[marketing], 200 * 10 + 500, rtol=RTOL)
+    np.testing.assert_allclose(partners[marketing], 40 * 50, rtol=RTOL)
+    np.testing.assert_allclose(web[SOURCE_STAGE_ROW], 200 * 0.5, rtol=RTOL)  # after the trial stage
+    np.testing.assert_allclose(partners[SOURCE_STAGE_ROW], 0, atol=1e-12)  # one stage: none between
+    # potential wins at q* = p_K F (F = 1.5), accepted with p_K f_o / q*:
+    # E[wins] = opportunities x p_K x the mix's mean win-rate factor
+    mean_factor = 0.5 * 1.0 + 0.5 * 1.5
+    np.testing.assert_allclose(web[won], 200 * 0.5 * 0.2 * mean_factor, rtol=RTOL)
+    cold = np.where(t >= 3, 40 * 0.25 * mean_factor, 0.0)
+    np.testing.assert_allclose(partners[won], cold, rtol=RTOL, atol=1e-12)
+    np.testing.assert_allclose(series["new_customers"][0], web[won] + partners[won], rtol=RTOL)
 
 
 # --------------------------------------------------------------------------------------------
@@ -427,6 +473,11 @@ def assert_identities(inp, out, series: dict[str, np.ndarray]) -> None:
     np.testing.assert_allclose(out.offer_revenue.sum(axis=1), series["revenue"], rtol=1e-9, atol=1e-6)
     for name in ("revenue", "customers", "seats", "new_customers", "churned_customers", "billings", "cogs"):
         assert (series[name] >= -1e-9).all(), name
+    flows = flows_of(out)
+    for name, row in SOURCE_ROW_INDEX.items():  # leads, marketing, new customers: sum over sources
+        np.testing.assert_allclose(out.source_flows[:, :, row].sum(axis=1), flows[name], rtol=1e-9,
+                                   atol=1e-9, err_msg=name)
+    assert (out.source_flows >= -1e-9).all()
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -6,6 +6,7 @@ contract of both.
 """
 
 from simulator.engine.driver import Chunk, PlanChunk, path_seeds, run_chunks
-from simulator.engine.layout import FLOWS, SERIES, EngineOutput
+from simulator.engine.layout import FLOWS, SERIES, SOURCE_ROWS, SOURCE_STAGE_ROW, EngineOutput
 
-__all__ = ["FLOWS", "SERIES", "Chunk", "EngineOutput", "PlanChunk", "path_seeds", "run_chunks"]
+__all__ = ["FLOWS", "SERIES", "SOURCE_ROWS", "SOURCE_STAGE_ROW", "Chunk", "EngineOutput",
+           "PlanChunk", "path_seeds", "run_chunks"]

@@ -7,21 +7,42 @@ come from its own seeds, so results do not depend on threads or chunks.
 
 How a path is computed
 ----------------------
-1. The funnel gives potential wins by source and month (Poisson leads, binomial stages).
-2. Each customer (Monte Carlo) gets its segment, offer, channel and seats, then its *lifetime*:
+1. The funnel gives potential wins by source and month (Poisson leads, binomial stages), and
+   the per-source rows (leads, marketing, stage counts).
+2. Per-path tables are computed once (:class:`PathTables`): list prices by offer and year,
+   ``-log`` of the renewal probability by offer and renewal, the market factor's churn scale
+   by month, and the growth powers that normalise the difference arrays. The per-customer work
+   then only reads tables (no ``pow``, one ``log`` per lifetime).
+3. Each customer (Monte Carlo) gets its segment, offer, channel and seats, then its *lifetime*:
    the month its contract ends, drawn once by inverting the cumulative renewal hazard with one
    uniform (exactly the law of independent renewal decisions, sBG and market factor included).
    In expected-value mode a cohort is split into sub-cohorts by the renewal at which they
    leave, each weighted by the survival probabilities: the same code with fractional weights.
-3. A contract adds its count, seats and money to *difference arrays* by offer, by phase (its
-   start month modulo the repricing period) and by month: +value at its start, -value at its
-   end. Price increases and seat growth, which step every repricing period from the start, are
-   applied when the arrays are summed up, phase by phase. A path therefore costs O(customers)
-   plus O(offers x phases x months), never O(customers x months).
+4. A contract adds its count, seats and money to *difference arrays* by class (offer), phase
+   (its start month modulo the repricing period) and month: +value at its start, -value at its
+   end; the quantities of one (class, phase, month) are contiguous, so a contract touches two
+   cache lines. Price increases and seat growth, which step every repricing period from the
+   start, are applied when the arrays are summed up, phase by phase. A path therefore costs
+   O(customers) plus O(offers x phases x months), never O(customers x months).
 
-Record-level functions see only small per-path tables (copied from the inputs at the start of
-a path): handing the shared input arrays to a function costs an atomic reference count that
-both cores contend for.
+Reference counts
+----------------
+numba increments and decrements (atomically) the reference count of an array each time a
+function receives it, unless its optimiser can prove the pair useless. In the per-customer
+loops that would cost more than the arithmetic, so the code keeps to these rules:
+
+- per-customer helpers are *leaves*: ``inline="always"``, plain arrays as arguments (never the
+  :class:`PathTables` tuple: reading a member counts a reference), and no call that hands
+  arrays on. Leaves that write arrays, or loop over them, have one exit (no early ``return``
+  or ``break``; with several exits the counts stayed in ``_end_month``), and ``_contract`` is
+  branch-free. Check with ``_wins_monte_carlo.inspect_llvm()`` (with a fresh ``NUMBA_CACHE_DIR``):
+  no ``NRT_incref`` inside the customer loop;
+- per-path loops (``_wins_monte_carlo``, ``_installed_base``) unpack :class:`PathTables` once and
+  compose the leaves; helpers that hand arrays on (``_life_expected``) serve expected-value
+  mode only, where a path has a few hundred cohorts;
+- a path's own tables are small and local; the shared inputs are read in place (the seat
+  quantile table) or copied once per path, so threads never contend for a count inside
+  a loop.
 
 Integer codes and flow rows are literals here, checked against ``inputs.py`` and ``layout.py``
 by the tests: numba's cache does not see changes in other modules.
@@ -30,12 +51,13 @@ by the tests: numba's cache does not see changes in other modules.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
 
 from simulator.engine.inputs import QUANTILE_GRID, EngineInputs
-from simulator.engine.layout import FLOWS, EngineOutput
+from simulator.engine.layout import FLOWS, EngineOutput, source_row_count
 
 # offer types and billing codes (inputs.py)
 SUB, PERP, TERM = 0, 1, 2
@@ -44,25 +66,76 @@ BILL_MONTHLY, BILL_YEARLY, BILL_TERM = 0, 1, 2
 LEADS, NEW, CHURNED, MIGRATED, CUSTOMERS, SEATS, CMRR = 0, 1, 2, 3, 4, 5, 6
 SUB_REV, MAINT_REV, TERM_REV, LICENSE_REV, SERVICES_REV = 7, 8, 9, 10, 11
 BILLINGS, RECURRING_BILLINGS, OPENING_COLLECTIONS = 12, 13, 14
-MARKETING, UPFRONT_COMMISSIONS, REFERRAL, COST_TO_SERVE, SERVICES_COST, MARKETPLACE = 15, 16, 17, 18, 19, 20
+MARKETING, UPFRONT_COMMISSIONS, REFERRAL = 15, 16, 17
+COST_TO_SERVE, SERVICES_COST, MARKETPLACE = 18, 19, 20
 N_FLOWS = 21
+# per-source rows (layout.SOURCE_ROWS, layout.SOURCE_STAGE_ROW)
+SRC_LEADS, SRC_MARKETING, SRC_WINS, SRC_STAGE = 0, 1, 2, 3
 # quantities accumulated by (class, phase, month); class O is the installed base
 Q_COUNT, Q_SEATS, Q_AMOUNT, Q_REFERRAL, Q_MARKET = 0, 1, 2, 3, 4
 N_Q = 5
 KIND_NEW, KIND_BASE, KIND_MIGRATED = 0, 1, 2
 # per-path offer table: floats (op) and integers (oi)
-O_PRICE, O_MAINT, O_LICENSE, O_INC, O_GROWTH, O_COST, O_SERVICES, O_SERVICES_COST, O_WIN, O_RENEW = range(10)
-O_SBG_A, O_SBG_B = 10, 11
+O_PRICE, O_MAINT, O_LICENSE, O_INC, O_GROWTH, O_COST = 0, 1, 2, 3, 4, 5
+O_SERVICES, O_SERVICES_COST, O_WIN, O_RENEW, O_SBG_A, O_SBG_B = 6, 7, 8, 9, 10, 11
 N_OP = 12
-OI_TYPE, OI_BILLING, OI_R, OI_P = 0, 1, 2, 3
-N_OI = 4
+OI_TYPE, OI_BILLING, OI_R, OI_P, OI_CONSTANT = 0, 1, 2, 3, 4
+N_OI = 5
 # per-path scalars: floats (pp) and integers (pq)
-P_F, P_MIG_RATE, P_MIG_FACTOR, P_MIG_COMMISSION, P_COMMISSION, P_BASE_RENEW, P_BASE_SBG_A, P_BASE_SBG_B = range(8)
-P_CHURN_EXPOSURE = 8
+P_F, P_MIG_RATE, P_MIG_FACTOR, P_MIG_COMMISSION, P_COMMISSION = 0, 1, 2, 3, 4
+P_BASE_RENEW, P_BASE_SBG_A, P_BASE_SBG_B, P_CHURN_EXPOSURE = 5, 6, 7, 8
 N_PP = 9
 S_MIG_OFFER, S_MIG_START, S_BASE_TENURE, S_BASE_OFFER = 0, 1, 2, 3
 N_PQ = 4
 BASE_ID = 1 << 62
+
+
+class PathTables(NamedTuple):
+    """One path's parameters, copied from the inputs or derived from them once per path.
+
+    ``O`` offers, classes ``C = O + 1`` (class ``O`` is the installed base), ``T`` months. Every
+    table holds exactly the numbers the per-customer code would otherwise compute (same
+    expressions), so the results do not change.
+
+    Attributes
+    ----------
+    op : ndarray(float64, (O, N_OP))
+        Offer floats, columns ``O_*``.
+    oi : ndarray(int64, (O, N_OI))
+        Offer integers, columns ``OI_*``; ``OI_CONSTANT`` is 1 when the renewal hazard is the
+        same at every renewal and month (no sBG, no market exposure): a lifetime needs no loop.
+    pp : ndarray(float64, (N_PP,))
+        Path floats, entries ``P_*``.
+    pq : ndarray(int64, (N_PQ,))
+        Path integers, entries ``S_*``.
+    list_price : ndarray(float64, (O, T // 12 + 1))
+        ``price (1 + increase)^year`` by offer and year.
+    neglog : ndarray(float64, (O, T + 1))
+        ``-log p_k`` of the k-th renewal (inf when ``p_k = 0``); columns ``1..max(1, (T-1)//R)``.
+    churn_scale : ndarray(float64, (T,))
+        ``M_t^e_churn`` (1 without a churn exposure).
+    period : ndarray(int64, (C,))
+        Repricing period ``P`` of each class.
+    growth : ndarray(float64, (C, N_Q))
+        Factor applied to each quantity every period.
+    phase : ndarray(int64, (C, T + 12))
+        ``t0 mod P`` of a contract started at ``t0``, column ``t0 + 12``.
+    unscale : ndarray(float64, (C, 2, T + 12))
+        Seats and amount growth to the power ``-(periods from month 0 to the phase origin)``,
+        column ``t0 + 12``.
+    """
+
+    op: np.ndarray
+    oi: np.ndarray
+    pp: np.ndarray
+    pq: np.ndarray
+    list_price: np.ndarray
+    neglog: np.ndarray
+    churn_scale: np.ndarray
+    period: np.ndarray
+    growth: np.ndarray
+    phase: np.ndarray
+    unscale: np.ndarray
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,7 +195,7 @@ def _quantile(table, row, u, grid_lo, grid_step):
 
 @njit(cache=True, inline="always")
 def _pick(weights, u):
-    """Index drawn from weights summing to 1 by the uniform u (the last positive one on rounding)."""
+    """Index drawn from weights summing to 1 by the uniform u (on rounding: the last positive)."""
     acc = 0.0
     chosen = -1
     for k in range(weights.shape[0]):
@@ -140,10 +213,26 @@ def _pick(weights, u):
 
 
 @njit(cache=True)
-def _funnel(inp, i, expected, market, flows, wins_star, p_last):
-    """Leads, stages and potential wins by source and month (docs/engine.md §2)."""
+def _powers(x, exponent):
+    """``x ** exponent`` element by element (all ones when the exponent is 0)."""
+    out = np.ones(x.shape[0])
+    if exponent != 0.0:
+        for t in range(x.shape[0]):
+            out[t] = x[t] ** exponent
+    return out
+
+
+@njit(cache=True)
+def _funnel(inp, i, expected, market, flows, sources, wins_star, p_last):
+    """Leads, stages and potential wins by source and month (docs/engine.md §2).
+
+    ``sources`` (S, 3 + K - 1, T) receives each source's leads, marketing and stage counts at
+    the lead month (``layout.SOURCE_ROWS``; the warm pipeline is converted but not counted);
+    its wins row is filled later, with the customers.
+    """
     S, T = wins_star.shape
-    e_leads, e_conv = inp.market[2], inp.market[3]
+    lead_factor = _powers(market, inp.market[2])
+    conv_factor = _powers(market, inp.market[3])
     F = inp.win_factor_max[i]
     for s in range(S):
         vol = _ar1_factor(inp.volatility[s, 0], inp.volatility[s, 1], T, expected)
@@ -153,19 +242,23 @@ def _funnel(inp, i, expected, market, flows, wins_star, p_last):
         K = inp.n_stages[s]
         for tau in range(-lag, T):
             if tau < 0:
-                lam, m = inp.leads_warm[i, s], 1.0
+                lam, m_conv = inp.leads_warm[i, s], 1.0
             else:
-                m = market[tau]
-                lam = inp.leads_expected[i, s, tau] * vol[tau] * m ** e_leads
+                m_conv = conv_factor[tau]
+                lam = inp.leads_expected[i, s, tau] * vol[tau] * lead_factor[tau]
             leads = lam if expected else float(np.random.poisson(lam))
             if tau >= 0:
+                cost = leads * cost_per_lead + fixed_cost
                 flows[LEADS, tau] += leads
-                flows[MARKETING, tau] += leads * cost_per_lead + fixed_cost
-            m_conv = m ** e_conv
+                flows[MARKETING, tau] += cost
+                sources[s, SRC_LEADS, tau] = leads
+                sources[s, SRC_MARKETING, tau] = cost
             n = leads
             for k in range(K - 1):
                 p = min(1.0, conversion[k] * m_conv)
                 n = n * p if expected else float(np.random.binomial(int(n), p))
+                if tau >= 0:
+                    sources[s, SRC_STAGE + k, tau] = n
             pk = min(1.0, conversion[K - 1] * m_conv)
             q = min(1.0, pk * F)
             t_win = tau + lag
@@ -174,9 +267,14 @@ def _funnel(inp, i, expected, market, flows, wins_star, p_last):
                 p_last[s, t_win] = pk
 
 
+# ---------------------------------------------------------------------------------------------
+# per-path tables
+# ---------------------------------------------------------------------------------------------
+
+
 @njit(cache=True)
-def _path_tables(inp, i):
-    """Copy path i's offer and scalar parameters into small local tables."""
+def _offer_tables(inp, i):
+    """Copy path i's offer and scalar parameters into small local tables (op, oi, pp, pq)."""
     O = inp.offer_type.shape[0]
     op = np.empty((O, N_OP))
     oi = np.empty((O, N_OI), dtype=np.int64)
@@ -215,9 +313,22 @@ def _path_tables(inp, i):
     return op, oi, pp, pq
 
 
-# ---------------------------------------------------------------------------------------------
-# contracts: lifetimes and difference arrays
-# ---------------------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def _neglog_renewal(alpha, beta, p, k):
+    """-log of the k-th renewal probability (sBG when alpha > 0, else p); inf when it is 0."""
+    if alpha > 0.0:
+        p = (beta + k - 1.0) / (alpha + beta + k - 1.0)
+    if p <= 0.0:
+        return np.inf
+    return -math.log(p)
+
+
+@njit(cache=True, inline="always")
+def _hazard(neglog, scale):
+    """Renewal hazard ``-log(p) x scale`` (docs/engine.md §4); infinite when p = 0, at any scale."""
+    if neglog == np.inf:
+        return neglog
+    return neglog * scale
 
 
 @njit(cache=True)
@@ -245,134 +356,162 @@ def _class_growth(op, oi, pq):
     return period, growth
 
 
+@njit(cache=True)
+def _path_tables(inp, i, market):
+    """:class:`PathTables` of path i (``market``: its market factor by month)."""
+    op, oi, pp, pq = _offer_tables(inp, i)
+    O, T = oi.shape[0], market.shape[0]
+    list_price = np.empty((O, T // 12 + 1))
+    neglog = np.zeros((O, T + 1))
+    for o in range(O):
+        for year in range(T // 12 + 1):
+            list_price[o, year] = op[o, O_PRICE] * (1.0 + op[o, O_INC]) ** year
+        alpha, beta, p = op[o, O_SBG_A], op[o, O_SBG_B], op[o, O_RENEW]
+        oi[o, OI_CONSTANT] = alpha <= 0.0 and pp[P_CHURN_EXPOSURE] == 0.0
+        for k in range(1, max(1, (T - 1) // oi[o, OI_R]) + 1):
+            constant_p = alpha <= 0.0 and k > 1
+            neglog[o, k] = neglog[o, 1] if constant_p else _neglog_renewal(alpha, beta, p, k)
+    period, growth = _class_growth(op, oi, pq)
+    phase = np.empty((O + 1, T + 12), dtype=np.int64)
+    unscale = np.empty((O + 1, 2, T + 12))
+    for c in range(O + 1):
+        for t0 in range(-12, T):
+            phase[c, t0 + 12] = t0 % period[c]
+            j = (t0 - phase[c, t0 + 12]) // period[c]  # periods from month 0 to the phase origin
+            unscale[c, 0, t0 + 12] = growth[c, Q_SEATS] ** (-j)
+            unscale[c, 1, t0 + 12] = growth[c, Q_AMOUNT] ** (-j)
+    churn_scale = _powers(market, pp[P_CHURN_EXPOSURE])
+    return PathTables(op, oi, pp, pq, list_price, neglog, churn_scale, period, growth, phase,
+                      unscale)
+
+
+# ---------------------------------------------------------------------------------------------
+# contracts: lifetimes and difference arrays (leaves: see "Reference counts" above)
+# ---------------------------------------------------------------------------------------------
+
+
 @njit(cache=True, inline="always")
-def _contract(acc, period, growth, c, t0, t_in, end, w, seats, amount, referral, market, paying_from,
-              step_month, step_amount):
-    """Add one contract (or sub-cohort of weight w) in force from t_in to end-1.
+def _contract(acc, phase_of, unscale, c, t0, t_in, end, w, seats, amount, referral, market,
+              paying_from, step_month, step_amount):
+    """Add a contract (or sub-cohort of weight w) of class c started at t0, in force t_in..end-1.
 
     ``amount`` counts from ``paying_from``; ``step_amount`` is added from ``step_month`` (the end
     of a migration's first-term discount). Values are stored divided by the growth of the
-    periods already elapsed at the phase origin, so that summing a phase and multiplying by the
-    growth at month t gives each contract's value at t.
+    periods elapsed before the phase origin (``unscale``), so that summing a phase and
+    multiplying by the growth at month t gives each contract's value at t. Each value is added
+    at its first month and taken off at its end. Branch-free: a value that does not apply is
+    written as 0, and months past the horizon go to the spill column T, which is never read.
     """
-    T = acc.shape[3]
-    if end <= t_in or t_in >= T:
-        return
-    P = period[c]
-    phase = t0 % P
-    j0 = (t0 - phase) // P
-    seats_scale = growth[c, Q_SEATS] ** (-j0)
-    amount_scale = w * amount * growth[c, Q_AMOUNT] ** (-j0)
-    values = (w, w * seats * seats_scale, amount_scale, amount_scale * referral, amount_scale * market)
-    for q in range(N_Q):
-        x = values[q]
-        start = t_in if q <= Q_SEATS else max(t_in, paying_from)
-        if x != 0.0 and start < end and start < T:
-            acc[c, q, phase, start] += x
-            if end < T:
-                acc[c, q, phase, end] -= x
-    if step_amount != 0.0 and step_month < end and step_month < T:
-        x = w * step_amount * growth[c, Q_AMOUNT] ** (-j0)
-        acc[c, Q_AMOUNT, phase, step_month] += x
-        if end < T:
-            acc[c, Q_AMOUNT, phase, end] -= x
+    T = acc.shape[2] - 1
+    phase = phase_of[c, t0 + 12]
+    seats_scale, amount_scale = unscale[c, 0, t0 + 12], unscale[c, 1, t0 + 12]
+    start = max(t_in, paying_from)
+    live = 1.0 * (end > t_in) * (t_in < T)  # 1.0 or 0.0
+    paid = live * (start < end) * (start < T)
+    stepped = live * (step_month < end) * (step_month < T)
+    count = w * live
+    seats_value = w * seats * seats_scale * live
+    value = w * amount * amount_scale * paid
+    step = w * step_amount * amount_scale * stepped
+    t_in, end, start, step_month = min(t_in, T), min(end, T), min(start, T), min(step_month, T)
+    acc[c, phase, t_in, Q_COUNT] += count
+    acc[c, phase, end, Q_COUNT] -= count
+    acc[c, phase, t_in, Q_SEATS] += seats_value
+    acc[c, phase, end, Q_SEATS] -= seats_value
+    acc[c, phase, start, Q_AMOUNT] += value
+    acc[c, phase, end, Q_AMOUNT] -= value
+    acc[c, phase, start, Q_REFERRAL] += value * referral
+    acc[c, phase, end, Q_REFERRAL] -= value * referral
+    acc[c, phase, start, Q_MARKET] += value * market
+    acc[c, phase, end, Q_MARKET] -= value * market
+    acc[c, phase, step_month, Q_AMOUNT] += step
+    acc[c, phase, end, Q_AMOUNT] -= step
 
 
 @njit(cache=True, inline="always")
-def _hazard(op, pp, pq, o, base, k, multiplier, market, t):
-    """Renewal hazard -log(p) of the k-th renewal at month t (docs/engine.md §4)."""
-    if base:
-        alpha, beta, p = pp[P_BASE_SBG_A], pp[P_BASE_SBG_B], pp[P_BASE_RENEW]
-        k = k + pq[S_BASE_TENURE]
-    else:
-        alpha, beta, p = op[o, O_SBG_A], op[o, O_SBG_B], op[o, O_RENEW]
-    if alpha > 0.0:
-        p = (beta + k - 1.0) / (alpha + beta + k - 1.0)
-    if p <= 0.0:
-        return np.inf
-    exposure = pp[P_CHURN_EXPOSURE]
-    scale = multiplier * (market[t] ** exposure if exposure != 0.0 else 1.0)
-    return -math.log(p) * scale
-
-
-@njit(cache=True, inline="always")
-def _end_month(op, oi, pp, pq, o, t0, multiplier, market, u):
+def _end_month(oi, neglog, churn_scale, o, t0, multiplier, u):
     """Month a new contract of offer o started at t0 ends (T if in force at the horizon).
 
     One uniform inverts the cumulative hazard: the k-th renewal fails once the sum of hazards
-    passes -log(u).
+    passes -log(u). A constant hazard needs no loop. (One exit, no ``break``: numba then drops
+    the reference counts of the arrays.)
     """
-    T = market.shape[0]
+    T = churn_scale.shape[0]
     R = oi[o, OI_R]
     budget = -math.log(u)
-    if op[o, O_SBG_A] <= 0.0 and pp[P_CHURN_EXPOSURE] == 0.0:
-        h = _hazard(op, pp, pq, o, False, 1, multiplier, market, 0)
-        if h <= 0.0 or budget / h >= T:
-            return T
-        return min(T, t0 + (int(budget / h) + 1) * R)
-    total = 0.0
-    k = 1
-    while t0 + k * R < T:
-        total += _hazard(op, pp, pq, o, False, k, multiplier, market, t0 + k * R)
+    end = T
+    if oi[o, OI_CONSTANT]:
+        h = _hazard(neglog[o, 1], multiplier * 1.0)
+        if h > 0.0 and budget / h < T:
+            end = min(T, t0 + (int(budget / h) + 1) * R)
+    else:
+        total = 0.0
+        k = 0
+        t = t0
+        while total <= budget and t + R < T:
+            k += 1
+            t += R
+            total += _hazard(neglog[o, k], multiplier * churn_scale[t])
         if total > budget:
-            return t0 + k * R
-        k += 1
-    return T
+            end = t
+    return end
 
 
 @njit(cache=True, inline="always")
-def _one_off(flows, offer_rev, t, row, value, referral, market, o, billed):
-    """A one-time revenue (licence or services), its billing and channel costs."""
-    flows[row, t] += value
-    if billed:
-        flows[BILLINGS, t] += value
-    flows[REFERRAL, t] += value * referral
-    flows[MARKETPLACE, t] += value * market
-    offer_rev[o, t] += value
+def _sale(op, oi, pp, flows, offer_rev, o, t, w, first, keep, referral, market, kind):
+    """One-time flows of a contract of offer o starting at t (weight w).
 
-
-@njit(cache=True, inline="always")
-def _first_year_value(oi, o, amount):
-    """Commission basis: a year of subscription, a year of term fee, or the licence fee."""
-    return 12.0 * amount if oi[o, OI_TYPE] == SUB else amount
-
-
-@njit(cache=True, inline="always")
-def _start(op, oi, pp, pq, acc, period, growth, flows, offer_rev, market_factor, o, t, w, seats, amount,
-           referral, market, multiplier, factor, kind, u, expected):
-    """A contract of offer o starting at month t: its life, its one-time flows, its count.
-
-    ``amount`` is the full monthly (subscription), licence (perpetual) or yearly (term) value;
-    ``factor`` discounts it until the first renewal (migrations). In Monte Carlo, ``u`` draws
-    the end month; in expected-value mode the contract is split by the renewal it leaves at.
+    A new win counts as a new customer; a perpetual licence fee (``first``), and for new wins
+    the services, are billed and recognised at once, with their channel costs; the upfront (or
+    migration) commission is on the first-year value at the first-term price. (Amounts that do
+    not apply are added as 0.)
     """
+    new = 1.0 if kind == KIND_NEW else 0.0
+    fee = w * first if oi[o, OI_TYPE] == PERP else 0.0
+    commission = pp[P_COMMISSION] if kind == KIND_NEW else pp[P_MIG_COMMISSION]
+    first_year = 12.0 * first if oi[o, OI_TYPE] == SUB else first
+    services = op[o, O_SERVICES] * keep
+    services = w * services if kind == KIND_NEW and services > 0.0 else 0.0
+    flows[NEW, t] += w * new
+    flows[LICENSE_REV, t] += fee
+    flows[BILLINGS, t] += fee
+    flows[REFERRAL, t] += fee * referral
+    flows[MARKETPLACE, t] += fee * market
+    offer_rev[o, t] += fee
+    flows[UPFRONT_COMMISSIONS, t] += w * commission * first_year
+    flows[SERVICES_REV, t] += services
+    flows[BILLINGS, t] += services
+    flows[REFERRAL, t] += services * referral
+    flows[MARKETPLACE, t] += services * market
+    offer_rev[o, t] += services
+    flows[SERVICES_COST, t] += services * op[o, O_SERVICES_COST]
+
+
+@njit(cache=True, inline="always")
+def _paying_from(oi, o, t):
+    """First month a contract of offer o started at t pays recurring money (perpetual: t + 12)."""
+    return t + 12 if oi[o, OI_TYPE] == PERP else t
+
+
+@njit(cache=True)
+def _life_expected(oi, neglog, churn_scale, phase, unscale, acc, flows, o, t, w, seats, first, step,
+                   referral, market, multiplier):
+    """Expected-value contract life: the cohort split into sub-cohorts by the renewal they leave."""
     T = flows.shape[1]
     R = oi[o, OI_R]
-    perpetual = oi[o, OI_TYPE] == PERP
-    paying_from = t + 12 if perpetual else t
-    first = amount * factor
-    step = amount - first
-    if perpetual:
-        _one_off(flows, offer_rev, t, LICENSE_REV, w * first, referral, market, o, True)
-    commission = pp[P_COMMISSION] if kind == KIND_NEW else pp[P_MIG_COMMISSION]
-    flows[UPFRONT_COMMISSIONS, t] += w * commission * _first_year_value(oi, o, first)
-    if expected:
-        alive = w
-        k = 1
-        while t + k * R < T:
-            end = t + k * R
-            leaving = alive * -math.expm1(-_hazard(op, pp, pq, o, False, k, multiplier, market_factor, end))
-            _contract(acc, period, growth, o, t, t, end, leaving, seats, first, referral, market, paying_from,
-                      t + R, step)
-            flows[CHURNED, end] += leaving
-            alive -= leaving
-            k += 1
-        _contract(acc, period, growth, o, t, t, T, alive, seats, first, referral, market, paying_from, t + R, step)
-    else:
-        end = _end_month(op, oi, pp, pq, o, t, multiplier, market_factor, u)
-        _contract(acc, period, growth, o, t, t, end, w, seats, first, referral, market, paying_from, t + R, step)
-        if end < T:
-            flows[CHURNED, end] += w
+    paying_from = _paying_from(oi, o, t)
+    alive = w
+    k = 1
+    while t + k * R < T:
+        end = t + k * R
+        leaving = alive * -math.expm1(-_hazard(neglog[o, k], multiplier * churn_scale[end]))
+        _contract(acc, phase, unscale, o, t, t, end, leaving, seats, first, referral, market,
+                  paying_from, t + R, step)
+        flows[CHURNED, end] += leaving
+        alive -= leaving
+        k += 1
+    _contract(acc, phase, unscale, o, t, t, T, alive, seats, first, referral, market, paying_from,
+              t + R, step)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -388,72 +527,93 @@ def _acceptance(op, pp, o, pk):
 
 
 @njit(cache=True, inline="always")
-def _win(op, oi, pp, pq, acc, period, growth, flows, offer_rev, market_factor, t, o, w, seats, keep, referral,
-         market, multiplier, u):
-    """A new customer (w = 1, Monte Carlo) or expected cohort (u unused) taking offer o at t."""
-    amount = keep * seats * _list_price(op, o, t)
-    flows[NEW, t] += w
-    _start(op, oi, pp, pq, acc, period, growth, flows, offer_rev, market_factor, o, t, w, seats, amount, referral,
-           market, multiplier, 1.0, KIND_NEW, u, u < 0.0)
-    services = op[o, O_SERVICES] * keep
-    if services > 0.0:
-        _one_off(flows, offer_rev, t, SERVICES_REV, w * services, referral, market, o, True)
-        flows[SERVICES_COST, t] += w * services * op[o, O_SERVICES_COST]
-
-
-@njit(cache=True, inline="always")
-def _list_price(op, o, t):
-    return op[o, O_PRICE] * (1.0 + op[o, O_INC]) ** (t // 12)
+def _channel(channels, keep, u):
+    """Revenue share kept, referral rate and marketplace rate of a customer's channel drawn by u."""
+    if u < channels[0]:
+        return keep * (1.0 - channels[3]), 0.0, 0.0
+    if u < channels[0] + channels[1]:
+        return keep, channels[4], 0.0
+    if u < channels[0] + channels[1] + channels[2]:
+        return keep, 0.0, channels[5]
+    return keep, 0.0, 0.0
 
 
 @njit(cache=True)
-def _wins_monte_carlo(op, oi, pp, pq, acc, period, growth, flows, offer_rev, market_factor, segments, shares, mix,
-                      channels, seat_table, grid, key, wins_star, p_last, t):
-    """Potential wins of month t, one by one: segment, offer, acceptance, channel, seats, life."""
-    S = wins_star.shape[0]
-    for s in range(S):
-        for j in range(int(wins_star[s, t])):
-            cid = ((t * S + s) << 20) + j
-            g = _pick(shares, customer_uniform(key, cid, 0))
-            o = _pick(mix, customer_uniform(key, cid, 1))
-            if customer_uniform(key, cid, 2) >= _acceptance(op, pp, o, p_last[s, t]):
+def _wins_monte_carlo(tb, acc, flows, sources, offer_rev, segments, shares, mix, channels,
+                      seat_table, grid, key, wins_star, p_last):
+    """Potential wins of each month one by one: segment, offer, acceptance, channel, seats, life."""
+    op, oi, pp, list_price, neglog = tb.op, tb.oi, tb.pp, tb.list_price, tb.neglog
+    churn_scale, phase, unscale = tb.churn_scale, tb.phase, tb.unscale
+    S, T = wins_star.shape
+    accept = np.empty(mix.shape[1])
+    for t in range(T):
+        weights = mix[t]
+        for s in range(S):
+            n = int(wins_star[s, t])
+            if n == 0:
                 continue
-            u = customer_uniform(key, cid, 3)
-            keep, referral, market = segments[g, 0], 0.0, 0.0
-            if u < channels[0]:
-                keep *= 1.0 - channels[3]
-            elif u < channels[0] + channels[1]:
-                referral = channels[4]
-            elif u < channels[0] + channels[1] + channels[2]:
-                market = channels[5]
-            seats = _quantile(seat_table, g, customer_uniform(key, cid, 4), grid[0], grid[1])
-            _win(op, oi, pp, pq, acc, period, growth, flows, offer_rev, market_factor, t, o, 1.0, seats, keep,
-                 referral, market, segments[g, 1], customer_uniform(key, cid, 5))
+            for o in range(accept.shape[0]):
+                accept[o] = _acceptance(op, pp, o, p_last[s, t])
+            for j in range(n):
+                cid = ((t * S + s) << 20) + j
+                g = _pick(shares, customer_uniform(key, cid, 0))
+                o = _pick(weights, customer_uniform(key, cid, 1))
+                if customer_uniform(key, cid, 2) >= accept[o]:
+                    continue
+                sources[s, SRC_WINS, t] += 1.0
+                u = customer_uniform(key, cid, 3)
+                keep, referral, market = _channel(channels, segments[g, 0], u)
+                seats = _quantile(seat_table, g, customer_uniform(key, cid, 4), grid[0], grid[1])
+                amount = keep * seats * list_price[o, t // 12]
+                _sale(op, oi, pp, flows, offer_rev, o, t, 1.0, amount, keep, referral, market,
+                      KIND_NEW)
+                u = customer_uniform(key, cid, 5)
+                end = _end_month(oi, neglog, churn_scale, o, t, segments[g, 1], u)
+                _contract(acc, phase, unscale, o, t, t, end, 1.0, seats, amount, referral, market,
+                          _paying_from(oi, o, t), t + oi[o, OI_R], 0.0)
+                if end < T:
+                    flows[CHURNED, end] += 1.0
 
 
 @njit(cache=True)
-def _wins_expected(op, oi, pp, pq, acc, period, growth, flows, offer_rev, market_factor, segments, shares, mix,
-                   channels, seat_mean, wins_star, p_last, t):
-    """Expected wins of month t: one cohort per (offer, segment), channels at expected shares."""
-    S, O, G = wins_star.shape[0], mix.shape[0], shares.shape[0]
+def _wins_expected(tb, acc, flows, sources, offer_rev, segments, shares, mix, channels, seat_mean,
+                   wins_star, p_last):
+    """Expected wins of every month: one cohort per (offer, segment), channels at expected shares.
+
+    The wins row of ``sources`` gets each source's part of every cohort.
+    """
+    op, oi, pp, list_price, neglog = tb.op, tb.oi, tb.pp, tb.list_price, tb.neglog
+    churn_scale, phase, unscale = tb.churn_scale, tb.phase, tb.unscale
+    S, T = wins_star.shape
+    O, G = mix.shape[1], shares.shape[0]
     kept = 1.0 - channels[0] * channels[3]
     referral = channels[1] * channels[4] / kept if kept > 0.0 else 0.0
     market = channels[2] * channels[5] / kept if kept > 0.0 else 0.0
-    for o in range(O):
-        if mix[o] <= 0.0:
-            continue
-        won = 0.0
-        for s in range(S):
-            won += wins_star[s, t] * _acceptance(op, pp, o, p_last[s, t])
-        for g in range(G):
-            w = won * shares[g] * mix[o]
-            if w > 0.0:
-                _win(op, oi, pp, pq, acc, period, growth, flows, offer_rev, market_factor, t, o, w, seat_mean[g],
-                     segments[g, 0] * kept, referral, market, segments[g, 1], -1.0)
+    won = np.empty(S)
+    for t in range(T):
+        for o in range(O):
+            if mix[t, o] <= 0.0:
+                continue
+            total = 0.0
+            for s in range(S):
+                won[s] = wins_star[s, t] * _acceptance(op, pp, o, p_last[s, t])
+                total += won[s]
+            for g in range(G):
+                w = total * shares[g] * mix[t, o]
+                if w <= 0.0:
+                    continue
+                for s in range(S):
+                    sources[s, SRC_WINS, t] += won[s] * shares[g] * mix[t, o]
+                keep = segments[g, 0] * kept
+                amount = keep * seat_mean[g] * list_price[o, t // 12]
+                _sale(op, oi, pp, flows, offer_rev, o, t, w, amount, keep, referral, market,
+                      KIND_NEW)
+                _life_expected(oi, neglog, churn_scale, phase, unscale, acc, flows, o, t, w,
+                               seat_mean[g], amount, 0.0, referral, market, segments[g, 1])
 
 
 @njit(cache=True)
-def _base_lapse_table(op, pp, pq, market_factor):
+def _base_lapse_table(pp, pq, churn_scale):
     """Probability that a base customer lapses at its j-th anniversary in the horizon.
 
     Returns
@@ -461,70 +621,37 @@ def _base_lapse_table(op, pp, pq, market_factor):
     ndarray(float64, (12, J))
         By anniversary month phi and anniversary j (month phi + 12 j).
     """
-    T = market_factor.shape[0]
+    T = churn_scale.shape[0]
     J = T // 12 + 1
     table = np.zeros((12, J))
     for phi in range(12):
         for j in range(J):
             t = phi + 12 * j
             if t < T:
-                table[phi, j] = -math.expm1(-_hazard(op, pp, pq, pq[S_BASE_OFFER], True, j + 1, 1.0, market_factor, t))
+                k = j + 1 + pq[S_BASE_TENURE]
+                neglog = _neglog_renewal(pp[P_BASE_SBG_A], pp[P_BASE_SBG_B], pp[P_BASE_RENEW], k)
+                table[phi, j] = -math.expm1(-_hazard(neglog, 1.0 * churn_scale[t]))
     return table
 
 
 @njit(cache=True)
-def _base_customer(op, oi, pp, pq, acc, period, growth, flows, offer_rev, market_factor, lapse_table, phi, w,
-                   seats, annual, key, cid, expected):
-    """An installed-base customer (or expected cohort) with anniversary month phi (§6).
+def _installed_base(inp, i, tb, acc, flows, offer_rev, seat_table, key, grid, expected):
+    """Installed-base customers at month 0 and their opening balances (docs/engine.md §6).
 
-    At each anniversary: migrate (if the programme runs), else renew, else lapse.
+    At each anniversary a customer (or expected cohort) migrates (if the programme runs), else
+    renews, else lapses. Returns (opening deferred revenue, customers at the start).
     """
-    T = flows.shape[1]
-    base = oi.shape[0]
-    target = pq[S_MIG_OFFER]
-    alive = w
-    t = phi
-    j = 0
-    while t < T and alive > 0.0:
-        rate = pp[P_MIG_RATE] if target >= 0 and t >= pq[S_MIG_START] else 0.0
-        lapse = lapse_table[phi, j]
-        if expected:
-            moved, lost = alive * rate, alive * (1.0 - rate) * lapse
-        else:
-            u = customer_uniform(key, cid, 2 + j)
-            moved = alive if u < rate else 0.0
-            lost = alive if rate <= u < rate + (1.0 - rate) * lapse else 0.0
-        if moved + lost > 0.0:
-            _contract(acc, period, growth, base, phi - 12, 0, t, moved + lost, seats, seats * annual, 0.0, 0.0, 0,
-                      T, 0.0)
-            flows[CHURNED, t] += lost
-        if moved > 0.0:
-            flows[MIGRATED, t] += moved
-            _start(op, oi, pp, pq, acc, period, growth, flows, offer_rev, market_factor, target, t, moved, seats,
-                   seats * _list_price(op, target, t), 0.0, 0.0, 1.0, pp[P_MIG_FACTOR], KIND_MIGRATED,
-                   customer_uniform(key, cid, 1000), expected)
-        alive -= moved + lost
-        t += 12
-        j += 1
-    if alive > 0.0:
-        _contract(acc, period, growth, base, phi - 12, 0, T, alive, seats, seats * annual, 0.0, 0.0, 0, T, 0.0)
-
-
-@njit(cache=True)
-def _installed_base(inp, i, op, oi, pp, pq, acc, period, growth, flows, offer_rev, market_factor, key, grid,
-                    expected):
-    """Installed-base customers at month 0 and their opening balances.
-
-    Returns (opening deferred revenue, customers at the start).
-    """
+    op, oi, pp, pq, list_price, neglog = tb.op, tb.oi, tb.pp, tb.pq, tb.list_price, tb.neglog
+    churn_scale, phase, unscale = tb.churn_scale, tb.phase, tb.unscale
     G = inp.segment_share.shape[0]
     T = flows.shape[1]
     lag = inp.collection_lag
     annual = inp.base_maintenance[i]
     weights = inp.base_anniversary.copy()
+    base, target = oi.shape[0], pq[S_MIG_OFFER]
     n = 12 if expected else int(math.floor(inp.base_customers[i] + 0.5))
     deferred, start = 0.0, 0.0
-    lapse_table = _base_lapse_table(op, pp, pq, market_factor)
+    lapse_table = _base_lapse_table(pp, pq, churn_scale)
     for b in range(n):
         cid = BASE_ID + b
         if expected:
@@ -533,14 +660,48 @@ def _installed_base(inp, i, op, oi, pp, pq, acc, period, growth, flows, offer_re
                 continue
         else:
             phi, w = _pick(weights, customer_uniform(key, cid, 0)), 1.0
-            seats = _quantile(inp.seat_table, G, customer_uniform(key, cid, 1), grid[0], grid[1])
+            seats = _quantile(seat_table, G, customer_uniform(key, cid, 1), grid[0], grid[1])
         deferred += w * seats * annual * phi / 12.0
         start += w
         collected = phi - 12 + lag
         if 0 <= collected < T:
             flows[OPENING_COLLECTIONS, collected] += w * seats * annual
-        _base_customer(op, oi, pp, pq, acc, period, growth, flows, offer_rev, market_factor, lapse_table, phi, w,
-                       seats, annual, key, cid, expected)
+        alive, t, j = w, phi, 0
+        while t < T and alive > 0.0:
+            rate = pp[P_MIG_RATE] if target >= 0 and t >= pq[S_MIG_START] else 0.0
+            lapse = lapse_table[phi, j]
+            if expected:
+                moved, lost = alive * rate, alive * (1.0 - rate) * lapse
+            else:
+                u = customer_uniform(key, cid, 2 + j)
+                moved = alive if u < rate else 0.0
+                lost = alive if rate <= u < rate + (1.0 - rate) * lapse else 0.0
+            if moved + lost > 0.0:
+                _contract(acc, phase, unscale, base, phi - 12, 0, t, moved + lost, seats,
+                          seats * annual, 0.0, 0.0, 0, T, 0.0)
+                flows[CHURNED, t] += lost
+            if moved > 0.0:  # a contract of the target offer, first term at the price factor
+                flows[MIGRATED, t] += moved
+                amount = seats * list_price[target, t // 12]
+                first = amount * pp[P_MIG_FACTOR]
+                _sale(op, oi, pp, flows, offer_rev, target, t, moved, first, 1.0, 0.0, 0.0,
+                      KIND_MIGRATED)
+                if expected:
+                    _life_expected(oi, neglog, churn_scale, phase, unscale, acc, flows, target, t,
+                                   moved, seats, first, amount - first, 0.0, 0.0, 1.0)
+                else:
+                    u = customer_uniform(key, cid, 1000)
+                    end = _end_month(oi, neglog, churn_scale, target, t, 1.0, u)
+                    _contract(acc, phase, unscale, target, t, t, end, moved, seats, first, 0.0, 0.0,
+                              _paying_from(oi, target, t), t + oi[target, OI_R], amount - first)
+                    if end < T:
+                        flows[CHURNED, end] += moved
+            alive -= moved + lost
+            t += 12
+            j += 1
+        if alive > 0.0:
+            _contract(acc, phase, unscale, base, phi - 12, 0, T, alive, seats, seats * annual, 0.0,
+                      0.0, 0, T, 0.0)
     return deferred, start
 
 
@@ -550,83 +711,103 @@ def _installed_base(inp, i, op, oi, pp, pq, acc, period, growth, flows, offer_re
 
 
 @njit(cache=True)
-def _close(op, oi, pq, acc, period, growth, flows, offer_cust, offer_rev):
-    """Sum each class and phase over months; turn quantities into revenue, billings and CMRR."""
-    C, _, _, T = acc.shape
-    O = C - 1
+def _idle(acc, c, phase):
+    """True when no contract of class c has this phase."""
+    for t in range(acc.shape[2] - 1):
+        if acc[c, phase, t, Q_COUNT] != 0.0:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _close_phase(op, oi, period, growth, acc, c, o, phase, flows, offer_cust, offer_rev):
+    """Sum one (class, phase) over months; turn its quantities into revenue, billings and CMRR."""
+    T = acc.shape[2] - 1
+    kind = oi[o, OI_TYPE] if c < oi.shape[0] else -1
+    billing, R, P = oi[o, OI_BILLING], oi[o, OI_R], period[c]
+    if kind == SUB:
+        monthly = 1.0
+    elif kind == PERP:
+        monthly = op[o, O_MAINT] / 12.0
+    elif kind == TERM:
+        monthly = (1.0 - op[o, O_LICENSE]) / 12.0
+    else:
+        monthly = 1.0 / 12.0
+    cmrr_rate = 1.0 / 12.0 if kind == TERM else monthly
+    years = R // 12
+    licence_share, cost = op[o, O_LICENSE], op[o, O_COST]
+    seat_growth, amount_growth = growth[c, Q_SEATS], growth[c, Q_AMOUNT]
+    seat_power = 1.0 / seat_growth if phase > 0 else 1.0
+    amount_power = 1.0 / amount_growth if phase > 0 else 1.0
+    count = seats_sum = amount_sum = referral_sum = market_sum = 0.0
+    # months since the phase origin modulo 12, R and P: a contract year, a renewal, a repricing
+    m12, mR, mP = (-phase) % 12, (-phase) % R, (-phase) % P
+    for t in range(T):
+        if t > 0 and mP == 0:
+            seat_power *= seat_growth
+            amount_power *= amount_growth
+        count += acc[c, phase, t, Q_COUNT]
+        seats_sum += acc[c, phase, t, Q_SEATS]
+        amount_sum += acc[c, phase, t, Q_AMOUNT]
+        referral_sum += acc[c, phase, t, Q_REFERRAL]
+        market_sum += acc[c, phase, t, Q_MARKET]
+        seats = seats_sum * seat_power
+        amount = amount_sum * amount_power
+        referral = referral_sum * amount_power
+        market = market_sum * amount_power
+        revenue = amount * monthly
+        flows[CUSTOMERS, t] += count
+        flows[SEATS, t] += seats
+        flows[CMRR, t] += amount * cmrr_rate
+        flows[COST_TO_SERVE, t] += seats * cost
+        flows[REFERRAL, t] += referral * monthly
+        flows[MARKETPLACE, t] += market * monthly
+        offer_cust[o, t] += count
+        offer_rev[o, t] += revenue
+        bill = 0.0
+        if kind == SUB:
+            flows[SUB_REV, t] += revenue
+            if billing == BILL_MONTHLY:
+                bill = amount
+            elif billing == BILL_YEARLY and m12 == 0:
+                bill = 12.0 * amount
+            elif billing == BILL_TERM and mR == 0:
+                bill = R * amount
+        elif kind == TERM:
+            flows[TERM_REV, t] += revenue
+            if mR == 0:
+                licence = licence_share * years * amount
+                flows[LICENSE_REV, t] += licence
+                flows[REFERRAL, t] += licence_share * years * referral
+                flows[MARKETPLACE, t] += licence_share * years * market
+                offer_rev[o, t] += licence
+                if billing == BILL_TERM:
+                    bill = years * amount
+            if billing == BILL_YEARLY and m12 == 0:
+                bill = amount
+        else:
+            flows[MAINT_REV, t] += revenue
+            if m12 == 0:
+                bill = 12.0 * revenue
+        flows[BILLINGS, t] += bill
+        flows[RECURRING_BILLINGS, t] += bill
+        m12 = m12 + 1 if m12 < 11 else 0
+        mR = mR + 1 if mR < R - 1 else 0
+        mP = mP + 1 if mP < P - 1 else 0
+
+
+@njit(cache=True)
+def _close(tb, acc, flows, offer_cust, offer_rev):
+    """Every busy (class, phase) of the difference arrays into the monthly flows."""
+    op, oi, period, growth = tb.op, tb.oi, tb.period, tb.growth
+    C = acc.shape[0]
     for c in range(C):
-        o = c if c < O else pq[S_BASE_OFFER]
+        o = c if c < C - 1 else tb.pq[S_BASE_OFFER]
         if o < 0:
             continue
-        kind = oi[o, OI_TYPE] if c < O else -1
-        billing, R, P = oi[o, OI_BILLING], oi[o, OI_R], period[c]
-        if kind == SUB:
-            monthly = 1.0
-        elif kind == PERP:
-            monthly = op[o, O_MAINT] / 12.0
-        elif kind == TERM:
-            monthly = (1.0 - op[o, O_LICENSE]) / 12.0
-        else:
-            monthly = 1.0 / 12.0
-        cmrr_rate = 1.0 / 12.0 if kind == TERM else monthly
-        for phase in range(P):
-            if not acc[c, Q_COUNT, phase].any():
-                continue
-            cum = np.zeros(N_Q)
-            power = np.ones(N_Q)
-            if phase > 0:
-                for q in range(N_Q):
-                    power[q] = 1.0 / growth[c, q]
-            for t in range(T):
-                anniversary = (t - phase) % 12 == 0
-                renewal = (t - phase) % R == 0
-                if t > 0 and (t - phase) % P == 0:
-                    for q in range(N_Q):
-                        power[q] *= growth[c, q]
-                for q in range(N_Q):
-                    cum[q] += acc[c, q, phase, t]
-                count = cum[Q_COUNT] * power[Q_COUNT]
-                seats = cum[Q_SEATS] * power[Q_SEATS]
-                amount = cum[Q_AMOUNT] * power[Q_AMOUNT]
-                referral = cum[Q_REFERRAL] * power[Q_REFERRAL]
-                market = cum[Q_MARKET] * power[Q_MARKET]
-                revenue = amount * monthly
-                flows[CUSTOMERS, t] += count
-                flows[SEATS, t] += seats
-                flows[CMRR, t] += amount * cmrr_rate
-                flows[COST_TO_SERVE, t] += seats * op[o, O_COST]
-                flows[REFERRAL, t] += referral * monthly
-                flows[MARKETPLACE, t] += market * monthly
-                offer_cust[o, t] += count
-                offer_rev[o, t] += revenue
-                bill = 0.0
-                if kind == SUB:
-                    flows[SUB_REV, t] += revenue
-                    if billing == BILL_MONTHLY:
-                        bill = amount
-                    elif billing == BILL_YEARLY and anniversary:
-                        bill = 12.0 * amount
-                    elif billing == BILL_TERM and renewal:
-                        bill = R * amount
-                elif kind == TERM:
-                    flows[TERM_REV, t] += revenue
-                    years = R // 12
-                    if renewal:
-                        licence = op[o, O_LICENSE] * years * amount
-                        flows[LICENSE_REV, t] += licence
-                        flows[REFERRAL, t] += op[o, O_LICENSE] * years * referral
-                        flows[MARKETPLACE, t] += op[o, O_LICENSE] * years * market
-                        offer_rev[o, t] += licence
-                        if billing == BILL_TERM:
-                            bill = years * amount
-                    if billing == BILL_YEARLY and anniversary:
-                        bill = amount
-                else:
-                    flows[MAINT_REV, t] += revenue
-                    if anniversary:
-                        bill = 12.0 * revenue
-                flows[BILLINGS, t] += bill
-                flows[RECURRING_BILLINGS, t] += bill
+        for phase in range(period[c]):
+            if not _idle(acc, c, phase):
+                _close_phase(op, oi, period, growth, acc, c, o, phase, flows, offer_cust, offer_rev)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -635,61 +816,54 @@ def _close(op, oi, pq, acc, period, growth, flows, offer_cust, offer_rev):
 
 
 @njit(cache=True)
-def _simulate_path(inp, i, expected, seed, key, grid):
-    """One path of one plan.
+def _simulate_path(inp, i, expected, seed, key, grid, flows, sources, offer_cust, offer_rev):
+    """One path of one plan, into its rows of the outputs.
+
+    Parameters
+    ----------
+    flows : ndarray(float64, (N_FLOWS, T))
+    sources : ndarray(float64, (S, 3 + K - 1, T))
+    offer_cust, offer_rev : ndarray(float64, (O, T))
 
     Returns
     -------
-    flows : ndarray(float64, (N_FLOWS, T))
-    offer_cust, offer_rev : ndarray(float64, (O, T))
     opening_deferred, start_customers : float
     """
     T, O = inp.mix.shape
     S, G = inp.lag.shape[0], inp.segment_share.shape[0]
-    flows = np.zeros((N_FLOWS, T))
-    offer_cust = np.zeros((O, T))
-    offer_rev = np.zeros((O, T))
     if not expected:
         np.random.seed(seed)
     market_factor = _ar1_factor(inp.market[0], inp.market[1], T, expected)
     wins_star = np.zeros((S, T))
     p_last = np.zeros((S, T))
-    _funnel(inp, i, expected, market_factor, flows, wins_star, p_last)
-    op, oi, pp, pq = _path_tables(inp, i)
-    period, growth = _class_growth(op, oi, pq)
-    acc = np.zeros((O + 1, N_Q, period.max(), T))
+    _funnel(inp, i, expected, market_factor, flows, sources, wins_star, p_last)
+    tb = _path_tables(inp, i, market_factor)
+    acc = np.zeros((O + 1, tb.period.max(), T + 1, N_Q))  # month T: spill column of _contract
     segments = np.empty((G, 2))
     segments[:, 0] = inp.price_multiplier[i]
     segments[:, 1] = inp.churn_multiplier[i]
     shares = inp.segment_share.copy()
     channels = np.concatenate((inp.channel_share[i], inp.channel_rate[i]))
-    deferred, start_customers = 0.0, 0.0
-    if pq[S_BASE_OFFER] >= 0:
-        deferred, start_customers = _installed_base(inp, i, op, oi, pp, pq, acc, period, growth, flows, offer_rev, market_factor,
-                                   key, grid, expected)
-    seat_table = inp.seat_table.copy()
-    seat_mean = inp.seat_mean.copy()
     mix = inp.mix.copy()
-    for t in range(T):
-        if expected:
-            _wins_expected(op, oi, pp, pq, acc, period, growth, flows, offer_rev, market_factor, segments, shares,
-                           mix[t], channels, seat_mean, wins_star, p_last, t)
-        else:
-            _wins_monte_carlo(op, oi, pp, pq, acc, period, growth, flows, offer_rev, market_factor, segments, shares,
-                              mix[t], channels, seat_table, grid, key, wins_star, p_last, t)
-    _close(op, oi, pq, acc, period, growth, flows, offer_cust, offer_rev)
-    return flows, offer_cust, offer_rev, deferred, start_customers
+    deferred, start_customers = 0.0, 0.0
+    if tb.pq[S_BASE_OFFER] >= 0:
+        deferred, start_customers = _installed_base(inp, i, tb, acc, flows, offer_rev,
+                                                    inp.seat_table, key, grid, expected)
+    if expected:
+        _wins_expected(tb, acc, flows, sources, offer_rev, segments, shares, mix, channels,
+                       inp.seat_mean.copy(), wins_star, p_last)
+    elif wins_star.any():
+        _wins_monte_carlo(tb, acc, flows, sources, offer_rev, segments, shares, mix, channels,
+                          inp.seat_table, grid, key, wins_star, p_last)
+    _close(tb, acc, flows, offer_cust, offer_rev)
+    return deferred, start_customers
 
 
 @njit(cache=True, parallel=True)
-def _kernel(inp, expected, seeds, grid, flows, offer_cust, offer_rev, opening, start):
+def _kernel(inp, expected, seeds, grid, flows, sources, offer_cust, offer_rev, opening, start):
     for i in prange(seeds.shape[0]):
-        f, oc, orv, deferred, customers = _simulate_path(inp, i, expected, seeds[i, 0], seeds[i, 1], grid)
-        flows[i] = f
-        offer_cust[i] = oc
-        offer_rev[i] = orv
-        opening[i] = deferred
-        start[i] = customers
+        opening[i], start[i] = _simulate_path(inp, i, expected, seeds[i, 0], seeds[i, 1], grid,
+                                              flows[i], sources[i], offer_cust[i], offer_rev[i])
 
 
 def run(inp: EngineInputs, expected: bool, seeds: np.ndarray) -> EngineOutput:
@@ -710,12 +884,14 @@ def run(inp: EngineInputs, expected: bool, seeds: np.ndarray) -> EngineOutput:
     """
     n = seeds.shape[0]
     T, O = inp.mix.shape
+    S, K = inp.conversion.shape[1], inp.conversion.shape[2]
     flows = np.zeros((n, len(FLOWS), T))
+    sources = np.zeros((n, S, source_row_count(K), T))
     offer_cust = np.zeros((n, O, T))
     offer_rev = np.zeros((n, O, T))
     opening = np.zeros(n)
     start = np.zeros(n)
     grid = np.array([QUANTILE_GRID[0], QUANTILE_GRID[1] - QUANTILE_GRID[0]])
-    _kernel(inp, bool(expected), np.ascontiguousarray(seeds, dtype=np.uint64), grid, flows, offer_cust, offer_rev,
-            opening, start)
-    return EngineOutput(flows, offer_cust, offer_rev, opening, start)
+    seeds = np.ascontiguousarray(seeds, dtype=np.uint64)
+    _kernel(inp, bool(expected), seeds, grid, flows, sources, offer_cust, offer_rev, opening, start)
+    return EngineOutput(flows, offer_cust, offer_rev, opening, start, sources)

@@ -41,6 +41,28 @@ FLOWS = (
 
 FLOW_INDEX = {name: i for i, name in enumerate(FLOWS)}
 
+SOURCE_ROWS = (
+    "leads",          # real leads of the month (not the warm pipeline), at the lead month
+    "marketing",      # leads x cost per lead + the source's fixed programme cost
+    "new_customers",  # accepted wins from the source, at the win month (after the sales-cycle lag)
+)
+"""Fixed rows of ``source_flows[path, source, row, month]``.
+
+Rows ``SOURCE_STAGE_ROW + k`` for ``k = 0..K-2`` follow: the count after stage ``k + 1`` of the
+source's funnel (the opportunities after its intermediate stages), at the lead month, warm
+pipeline excluded. A source with ``K_s < K`` stages fills rows ``k < K_s - 1`` and leaves the
+rest at 0.
+"""
+
+SOURCE_ROW_INDEX = {name: i for i, name in enumerate(SOURCE_ROWS)}
+SOURCE_STAGE_ROW = len(SOURCE_ROWS)
+"""Row of the count after the first stage; stage ``k + 1`` is in row ``SOURCE_STAGE_ROW + k``."""
+
+
+def source_row_count(stages: int) -> int:
+    """Rows of ``source_flows`` for ``stages`` = K, the most stages of any source: ``3 + K - 1``."""
+    return SOURCE_STAGE_ROW + stages - 1
+
 SERIES = (
     "leads", "new_customers", "churned_customers", "migrated_customers", "customers", "seats", "cmrr",
     "arr", "revenue", "recurring_revenue", "subscription_revenue", "maintenance_revenue", "term_revenue",
@@ -64,6 +86,13 @@ class EngineOutput(NamedTuple):
         Deferred revenue at the start (maintenance of the installed base billed before month 0).
     start_customers : ndarray(float64, (n,))
         Customers in force at the start (the installed base).
+    source_flows : ndarray(float64, (n, S, 3 + K - 1, T))
+        The funnel by source (``K = inputs.conversion.shape[2]``): rows :data:`SOURCE_ROWS`
+        (leads, marketing cost, accepted new customers), then the count after each intermediate
+        stage (:data:`SOURCE_STAGE_ROW`). Summed over sources, rows 0-2 give the ``leads``,
+        ``marketing`` and ``new_customers`` flows. Expected-value mode: expectations (wins by
+        source are the expected potential wins x acceptance, split by the plan's mix and the
+        segment shares: the numbers that go into the cohorts).
     """
 
     flows: np.ndarray
@@ -71,6 +100,7 @@ class EngineOutput(NamedTuple):
     offer_revenue: np.ndarray
     opening_deferred: np.ndarray
     start_customers: np.ndarray
+    source_flows: np.ndarray
 
 
 def shift(x: np.ndarray, months: int) -> np.ndarray:

@@ -53,7 +53,14 @@ from simulator.engine.inputs import (
     QUANTILE_GRID,
     EngineInputs,
 )
-from simulator.engine.layout import FLOW_INDEX, FLOWS, EngineOutput
+from simulator.engine.layout import (
+    FLOW_INDEX,
+    FLOWS,
+    SOURCE_ROW_INDEX,
+    SOURCE_STAGE_ROW,
+    EngineOutput,
+    source_row_count,
+)
 
 __all__ = ["run"]
 
@@ -81,7 +88,8 @@ def run(inp: EngineInputs, expected: bool, seeds: np.ndarray) -> EngineOutput:
     -------
     EngineOutput
         ``flows`` ``(n, len(FLOWS), T)``, ``offer_customers`` and ``offer_revenue``
-        ``(n, O, T)``, ``opening_deferred`` and ``start_customers`` ``(n,)``.
+        ``(n, O, T)``, ``opening_deferred`` and ``start_customers`` ``(n,)``, ``source_flows``
+        ``(n, S, 3 + K - 1, T)``.
     """
     draw = _Expected() if expected else _Random(np.random.default_rng(seeds[:, 0]))
     return _Engine(inp, draw).run()
@@ -173,8 +181,8 @@ class _Random:
 
 
 def _funnel(inp: EngineInputs, market: np.ndarray,
-            draw) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Leads, marketing cost, and potential wins with their acceptance probabilities.
+            draw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Leads and stage counts by source, and potential wins with their acceptance probabilities.
 
     Parameters
     ----------
@@ -185,9 +193,9 @@ def _funnel(inp: EngineInputs, market: np.ndarray,
 
     Returns
     -------
-    leads : ndarray(float64, (n, T))
-        Real leads of each month, all sources.
-    marketing : ndarray(float64, (n, T))
+    sources : ndarray(float64, (n, S, 3 + K - 1, T))
+        Per source (``layout.SOURCE_ROWS``): leads, marketing cost and stage counts at the lead
+        month; the wins row is left at 0 (filled by :func:`_allocate`).
     potential : ndarray(float64, (n, S, T))
         Potential wins ``W*`` arriving in each month (after the lag).
     accept : ndarray(float64, (n, S, O, T))
@@ -195,52 +203,61 @@ def _funnel(inp: EngineInputs, market: np.ndarray,
     """
     n, S, T = inp.leads_expected.shape
     e_leads, e_conv = inp.market[2], inp.market[3]
-    leads = np.empty((n, S, T))
-    for s in range(S):
-        volatility = draw.factor(inp.volatility[s, 0], inp.volatility[s, 1], (n, T))
-        leads[:, s] = draw.poisson(inp.leads_expected[:, s] * volatility * market ** e_leads)
-    marketing = ((leads * inp.cost_per_lead[:, :, None]).sum(axis=1)
-                 + inp.source_fixed_cost.sum(axis=1)[:, None])
+    sources = np.zeros((n, S, source_row_count(inp.conversion.shape[2]), T))
     potential = np.empty((n, S, T))
     accept = np.empty((n, S, inp.price.shape[1], T))
     for s in range(S):
-        arriving, conv_factor = _arriving_leads(inp, s, leads[:, s], market ** e_conv, draw)
-        potential[:, s], accept[:, s] = _convert(inp, s, arriving, conv_factor, draw)
-    return leads.sum(axis=1), marketing, potential, accept
+        volatility = draw.factor(inp.volatility[s, 0], inp.volatility[s, 1], (n, T))
+        leads = draw.poisson(inp.leads_expected[:, s] * volatility * market ** e_leads)
+        sources[:, s, SOURCE_ROW_INDEX["leads"]] = leads
+        sources[:, s, SOURCE_ROW_INDEX["marketing"]] = (leads * inp.cost_per_lead[:, s, None]
+                                                        + inp.source_fixed_cost[:, s, None])
+        arriving, conv_factor, warm = _arriving_leads(inp, s, leads, market ** e_conv, draw)
+        wins, accept_s, stages = _convert(inp, s, arriving, conv_factor, draw)
+        potential[:, s], accept[:, s] = wins[:, :T], accept_s[:, :, :T]
+        for k, count in enumerate(stages):
+            sources[:, s, SOURCE_STAGE_ROW + k] = count[:, warm:]
+    return sources, potential, accept
 
 
 def _arriving_leads(inp: EngineInputs, s: int, leads: np.ndarray, conv_factor: np.ndarray,
-                    draw) -> tuple[np.ndarray, np.ndarray]:
-    """Leads whose potential wins arrive in months ``0..T-1``, and their conversion factor.
+                    draw) -> tuple[np.ndarray, np.ndarray, int]:
+    """The warm pipeline followed by every month's leads, with their conversion factor.
 
-    Leads of month ``τ`` arrive in ``τ + lag``. The months ``τ < 0`` are the warm pipeline
-    (Poisson leads at the month-0 volume, ``V = M = 1``; zero volume when cold).
+    Leads of month ``τ`` arrive in ``τ + lag``. The first ``warm = min(lag, T)`` entries are the
+    warm pipeline (Poisson leads at the month-0 volume, ``V = M = 1``; zero volume when cold),
+    arriving in months ``0..warm-1``; entry ``warm + τ`` holds the leads of month ``τ`` (those of
+    the last ``lag`` months arrive after the horizon but are converted for the stage counts).
 
     Returns
     -------
-    arriving, factor : ndarray(float64, (n, T))
+    arriving, factor : ndarray(float64, (n, warm + T))
+    warm : int
     """
     n, T = leads.shape
     warm = min(int(inp.lag[s]), T)
     pipeline = draw.poisson(np.broadcast_to(inp.leads_warm[:, s, None], (n, warm)))
-    arriving = np.concatenate([pipeline, leads[:, : T - warm]], axis=1)
-    factor = np.concatenate([np.ones((n, warm)), conv_factor[:, : T - warm]], axis=1)
-    return arriving, factor
+    arriving = np.concatenate([pipeline, leads], axis=1)
+    factor = np.concatenate([np.ones((n, warm)), conv_factor], axis=1)
+    return arriving, factor, warm
 
 
 def _convert(inp: EngineInputs, s: int, arriving: np.ndarray, conv_factor: np.ndarray,
-             draw) -> tuple[np.ndarray, np.ndarray]:
-    """Stages of source ``s``: potential wins ``(n, T)`` and acceptance ``(n, O, T)``."""
+             draw) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Stages of source ``s``: potential wins, acceptance ``(n, O, m)`` and the count after each
+    intermediate stage, for ``arriving`` leads ``(n, m)``."""
     stages = int(inp.n_stages[s])
     opportunities = arriving
+    counts = []
     for k in range(stages - 1):
         p = np.minimum(1.0, inp.conversion[:, s, k, None] * conv_factor)
         opportunities = draw.binomial(opportunities, p)
-    last = inp.conversion[:, s, stages - 1, None] * conv_factor  # p_K M^e_conv, (n, T)
+        counts.append(opportunities)
+    last = inp.conversion[:, s, stages - 1, None] * conv_factor  # p_K M^e_conv, (n, m)
     q = np.minimum(1.0, last * inp.win_factor_max[:, None])
-    offered = np.minimum(1.0, last[:, None, :] * inp.win_rate_factor[:, :, None])  # (n, O, T)
+    offered = np.minimum(1.0, last[:, None, :] * inp.win_rate_factor[:, :, None])  # (n, O, m)
     accept = np.divide(offered, q[:, None, :], out=np.zeros_like(offered), where=q[:, None, :] > 0)
-    return draw.binomial(opportunities, q), np.minimum(accept, 1.0)
+    return draw.binomial(opportunities, q), np.minimum(accept, 1.0), counts
 
 
 def _channel_shares(inp: EngineInputs) -> np.ndarray:
@@ -259,16 +276,20 @@ def _kinds(inp: EngineInputs) -> np.ndarray:
 
 
 def _allocate(inp: EngineInputs, kinds: np.ndarray, potential: np.ndarray, accept: np.ndarray,
-              draw) -> np.ndarray:
-    """New customers by month and kind, ``(n, T, m)``: potential wins split and accepted."""
+              draw) -> tuple[np.ndarray, np.ndarray]:
+    """Potential wins split and accepted: new customers by month and kind ``(n, T, m)``, and by
+    source and month ``(n, S, T)``."""
     n, S, T = potential.shape
     g, o, c = kinds.T
     cell = inp.segment_share[g] * _channel_shares(inp)[:, c]  # (n, m)
     wins = np.zeros((n, T, len(kinds)))
+    by_source = np.zeros((n, S, T))
     for t in range(T):
         for s in range(S):
-            wins[:, t] += draw.multinomial(potential[:, s, t], cell * inp.mix[t, o] * accept[:, s, o, t])
-    return wins
+            won = draw.multinomial(potential[:, s, t], cell * inp.mix[t, o] * accept[:, s, o, t])
+            wins[:, t] += won
+            by_source[:, s, t] = won.sum(axis=1)
+    return wins, by_source
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,10 +387,11 @@ class _Engine:
     def run(self) -> EngineOutput:
         """Funnel and allocation for all months, then the month loop in MODEL.md §3's order."""
         inp = self.inp
-        leads, marketing, potential, accept = _funnel(inp, self.market, self.draw)
-        wins = _allocate(inp, self.kinds, potential, accept, self.draw)
-        self._flow("leads")[:] = leads
-        self._flow("marketing")[:] = marketing
+        sources, potential, accept = _funnel(inp, self.market, self.draw)
+        wins, won_by_source = _allocate(inp, self.kinds, potential, accept, self.draw)
+        sources[:, :, SOURCE_ROW_INDEX["new_customers"]] = won_by_source
+        self._flow("leads")[:] = sources[:, :, SOURCE_ROW_INDEX["leads"]].sum(axis=1)
+        self._flow("marketing")[:] = sources[:, :, SOURCE_ROW_INDEX["marketing"]].sum(axis=1)
         opening_deferred = self._open_base()
         start_customers = self.count.sum(axis=1)
         for t in range(self.T):
@@ -379,7 +401,7 @@ class _Engine:
             self._reprice(t)
             self._account(t)
         return EngineOutput(self.flows, self.offer_customers, self.offer_revenue, opening_deferred,
-                            start_customers)
+                            start_customers, sources)
 
     def _flow(self, name: str) -> np.ndarray:
         """View ``(n, T)`` of one flow."""
