@@ -4,7 +4,8 @@ Flow: scenario (YAML -> typed objects) -> sampling (per-path draws) -> engine (k
 -> results (KPIs, tables) -> outputs (charts, report) -> cli.
 """
 
+from simulator.results import simulate
 from simulator.scenario import Scenario, ScenarioError, load_scenario
 
 __version__ = "0.1.0"
-__all__ = ["Scenario", "ScenarioError", "load_scenario", "__version__"]
+__all__ = ["Scenario", "ScenarioError", "load_scenario", "simulate", "__version__"]
