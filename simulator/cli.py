@@ -12,6 +12,7 @@ import sys
 
 from simulator import __version__
 from simulator.calibration.command import register as register_fit
+from simulator.outputs.command import register as register_run
 from simulator.scenario import ScenarioError, load_scenario
 
 EXIT_INVALID = 2
@@ -57,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the JSON Schema of scenario files")
     schema.set_defaults(handler=_schema)
 
+    register_run(commands)
     register_fit(commands)
     return parser
 

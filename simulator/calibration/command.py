@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from simulator.arguments import non_negative_int, positive_int
 from simulator.calibration.churn import DEFAULT_BOOTSTRAP, DEFAULT_SEED, PERIODS, fit_churn
 from simulator.calibration.deals import MODELS as DEAL_MODELS
 from simulator.calibration.deals import fit_deals
@@ -44,11 +45,11 @@ def register(commands: argparse._SubParsersAction) -> None:
                             "(monthly, annual, else renewal_rate); default month")
     churn.add_argument("--as-of", default=None, metavar="DATE",
                        help="customer files: the date the data runs to (default: the latest date in the file)")
-    churn.add_argument("--horizon", type=_positive, default=None, metavar="N",
+    churn.add_argument("--horizon", type=positive_int, default=None, metavar="N",
                        help="last projected period (default: twice the data's length)")
     churn.add_argument("--model", choices=["auto", "sbg", "geometric"], default="auto",
                        help="model written to the snippet; auto: sBG when the LR test rejects the geometric at 5%%")
-    churn.add_argument("--bootstrap", type=_non_negative, default=DEFAULT_BOOTSTRAP, metavar="N",
+    churn.add_argument("--bootstrap", type=non_negative_int, default=DEFAULT_BOOTSTRAP, metavar="N",
                        help=f"parametric-bootstrap replicates of the LR test (default {DEFAULT_BOOTSTRAP}; "
                             "0: chi2 mixture only)")
     churn.add_argument("--bootstrap-se", action="store_true",
@@ -99,23 +100,6 @@ def _name(text: str) -> str:
         raise argparse.ArgumentTypeError(
             f"{text!r}: use letters, digits, '_' or '-' (it becomes part of a dotted path)")
     return text
-
-
-def _positive(text: str) -> int:
-    value = _non_negative(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
 
 
 # ------------------------------------------------------------------------------------------
