@@ -16,43 +16,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = [
-    "KPIS",
-    "BINARY_KPIS",
-    "WINDOW",
-    "FinanceParams",
-    "compute_kpis",
-    "monthly_rate",
-    "trailing_sum",
-    "first_month_from_which",
-    "window",
-    "margin_share",
-    "churn_hazard",
-    "npv_horizon",
-    "terminal_value",
-    "npv",
-    "total_revenue",
-    "ending_arr",
-    "min_cumulative_cash",
-    "trough_month",
-    "cash_negative",
-    "funding_need",
-    "cash_breakeven_month",
-    "payback_month",
-    "revenue_crossover_month",
-    "cash_crossover_month",
-    "arpu",
-    "cac",
-    "cltv",
-    "cltv_textbook",
-    "ltv_to_cac",
-    "cac_payback_months",
-    "logo_churn_annual",
-    "grr",
-    "nrr",
-    "revenue_per_employee",
-]
-
 KPIS = (
     "npv",
     "npv_horizon",
@@ -78,6 +41,23 @@ KPIS = (
     "revenue_per_employee",
 )
 """Every per-path KPI of MODEL.md §4, in report order."""
+
+__all__ = [
+    "KPIS",
+    "BINARY_KPIS",
+    "WINDOW",
+    "FinanceParams",
+    "compute_kpis",
+    "monthly_rate",
+    "trailing_sum",
+    "first_month_from_which",
+    "window",
+    "margin_share",
+    "churn_hazard",
+    "terminal_value",
+    *KPIS,
+]
+
 
 BINARY_KPIS = frozenset({"cash_negative"})
 """KPIs that are 0 or 1 on every path: their mean is a probability."""
